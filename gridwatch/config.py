@@ -33,7 +33,9 @@ class Section(BaseModel):
 
 
 class PathsConfig(Section):
-    data_dir: Path = Field(Path("data"), description="Where SQLite files, outboxes and evidence live.")
+    data_dir: Path = Field(
+        Path("data"), description="Where SQLite files, outboxes and evidence live."
+    )
 
 
 class DatabaseConfig(Section):

@@ -39,7 +39,9 @@ def db_option(func: F) -> F:
 
 
 def json_option(func: F) -> F:
-    return click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")(func)
+    return click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")(
+        func
+    )
 
 
 def print_table(rows: list[list[str]], headers: list[str]) -> None:
@@ -53,7 +55,9 @@ def print_table(rows: list[list[str]], headers: list[str]) -> None:
     widths = [max(width(r[i]) for r in cols) for i in range(len(headers))]
 
     def line(row: list[str]) -> str:
-        return "  ".join(c + " " * (w - width(c)) for c, w in zip(row, widths, strict=True)).rstrip()
+        return "  ".join(
+            c + " " * (w - width(c)) for c, w in zip(row, widths, strict=True)
+        ).rstrip()
 
     click.echo(line(headers))
     click.echo("  ".join("-" * w for w in widths))

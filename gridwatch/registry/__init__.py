@@ -1,0 +1,1 @@
+"""The camera registry: the CSV engineers edit, its validation, import and generation."""

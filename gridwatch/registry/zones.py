@@ -1,0 +1,125 @@
+"""Zones: polygons in normalized image coordinates, each with the purpose rules key on.
+
+A zone is drawn on a camera's picture (0..1 on both axes, origin top-left) and says
+what the place is for, e.g. a pavement where vending is not allowed. Rules name the
+purposes they apply to; a camera without zones is analysed over the whole frame.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any
+
+
+class ZonePurpose(StrEnum):
+    """What a zone is for; rules select zones by purpose."""
+
+    NO_DUMPING = "no_dumping"  # pavements, corners, river banks: dumping, exposed garbage
+    BIN_AREA = "bin_area"  # around refuse bins: overflowing bins, exposed garbage
+    NO_VENDING = "no_vending"  # pavements and squares where street vending is not allowed
+    SHOPFRONT = "shopfront"  # in front of shops: business outside the shopfront
+    NO_PARKING = "no_parking"  # kerbs, fire lanes: illegal parking
+    BIKE_PARKING = "bike_parking"  # where bicycles pile up: disorderly bicycle parking
+    IGNORE = "ignore"  # masked out: a busy road, a screen, trees moving in the wind
+
+
+class ZoneError(ValueError):
+    """A zone definition is malformed; the message says which zone and why."""
+
+
+@dataclass(frozen=True)
+class Zone:
+    """A polygon on the image with a purpose. Points are (x, y) in 0..1."""
+
+    id: str
+    purpose: ZonePurpose
+    polygon: tuple[tuple[float, float], ...]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "purpose": self.purpose.value,
+            "polygon": [list(p) for p in self.polygon],
+        }
+
+
+def _parse_point(raw: Any, where: str) -> tuple[float, float]:
+    if (
+        not isinstance(raw, list | tuple)
+        or len(raw) != 2
+        or not all(isinstance(v, int | float) and not isinstance(v, bool) for v in raw)
+    ):
+        raise ZoneError(f"{where}: a point must be [x, y] with two numbers, got {raw!r}")
+    x, y = float(raw[0]), float(raw[1])
+    if not (0.0 <= x <= 1.0 and 0.0 <= y <= 1.0):
+        raise ZoneError(f"{where}: point {raw!r} is outside the image (x and y must be in 0..1)")
+    return x, y
+
+
+def _parse_zone(raw: Any, index: int) -> Zone:
+    where = f"zone {index + 1}"
+    if not isinstance(raw, dict):
+        raise ZoneError(f"{where}: expected an object with purpose and polygon, got {raw!r}")
+    unknown = set(raw) - {"id", "purpose", "polygon"}
+    if unknown:
+        raise ZoneError(f"{where}: unknown keys {sorted(unknown)} (allowed: id, purpose, polygon)")
+    zone_id = str(raw.get("id") or f"z{index + 1}")
+    where = f"zone {zone_id!r}"
+    try:
+        purpose = ZonePurpose(str(raw.get("purpose")))
+    except ValueError:
+        allowed = ", ".join(p.value for p in ZonePurpose)
+        raise ZoneError(
+            f"{where}: purpose {raw.get('purpose')!r} is not one of: {allowed}"
+        ) from None
+    points = raw.get("polygon")
+    if not isinstance(points, list) or len(points) < 3:
+        raise ZoneError(f"{where}: polygon needs at least 3 points")
+    polygon = tuple(_parse_point(p, where) for p in points)
+    _check_simple(polygon, where)
+    return Zone(zone_id, purpose, polygon)
+
+
+def _check_simple(polygon: tuple[tuple[float, float], ...], where: str) -> None:
+    from shapely.geometry import Polygon
+    from shapely.validation import explain_validity
+
+    shape = Polygon(polygon)
+    if not shape.is_valid:
+        raise ZoneError(f"{where}: polygon is not valid ({explain_validity(shape)})")
+    if shape.area <= 1e-6:
+        raise ZoneError(f"{where}: polygon has no area")
+
+
+def parse_zones(text: str) -> list[Zone]:
+    """Parse the ``zones`` column: a JSON list of ``{"id", "purpose", "polygon"}``.
+
+    An empty cell means no zones (rules then apply to the whole frame).
+
+    >>> parse_zones('[{"purpose": "no_parking", "polygon": [[0,0.5],[1,0.5],[1,1],[0,1]]}]')[0].id
+    'z1'
+    """
+    text = text.strip()
+    if not text:
+        return []
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ZoneError(f"not valid JSON ({exc.msg} at character {exc.pos + 1})") from None
+    if not isinstance(data, list):
+        raise ZoneError("expected a JSON list of zones")
+    zones = [_parse_zone(raw, i) for i, raw in enumerate(data)]
+    ids = [z.id for z in zones]
+    dupes = sorted({i for i in ids if ids.count(i) > 1})
+    if dupes:
+        raise ZoneError(f"zone ids must be unique, repeated: {dupes}")
+    return zones
+
+
+def dump_zones(zones: list[Zone]) -> str:
+    """The ``zones`` cell for a list of zones (compact JSON)."""
+    if not zones:
+        return ""
+    return json.dumps([z.to_dict() for z in zones], separators=(",", ":"))
