@@ -1,0 +1,230 @@
+"""The wire protocol between edge agents and the aggregator: the one module that owns it.
+
+Transport: ZeroMQ. An edge agent's DEALER sends multipart messages to the aggregator's
+ROUTER; the ROUTER answers on the same connection.
+
+    frames = [envelope (UTF-8 JSON), blob 0, blob 1, ...]
+
+The envelope is ``{"v": 1, "type": "...", "node": "<node id>", "payload": {...},
+"blobs": [{"name": "snapshot.jpg", "size": 12345}, ...]}``. Blobs (the evidence JPEG
+and clip) travel as separate frames so they are never base64-encoded or parsed as JSON.
+
+Delivery is at-least-once: the agent keeps each event in its outbox until an ACK names
+its ``event_id``; the aggregator inserts idempotently by ``event_id`` and acks only after
+the commit. Anything malformed raises :class:`ProtocolError` with a short ``reason`` code
+that the aggregator counts and logs.
+
+>>> frames = encode(MessageType.ACK, AckPayload(event_ids=["a" * 32]), node="agg")
+>>> decode(frames).payload.event_ids == ["a" * 32]
+True
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Annotated, Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+PROTOCOL_VERSION = 1
+MAX_ENVELOPE_BYTES = 256 * 1024
+MAX_BLOB_BYTES = 8 * 1024 * 1024
+MAX_BLOBS = 4
+MAX_MESSAGE_BYTES = MAX_ENVELOPE_BYTES + MAX_BLOBS * MAX_BLOB_BYTES  # for ZMQ MAXMSGSIZE
+
+EventId = Annotated[str, Field(pattern=r"^[0-9a-f]{32}$", description="uuid4().hex")]
+CameraId = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")]
+NodeId = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")]
+EventCode = Annotated[str, Field(pattern=r"^[0-9A-Za-z]{2,8}-[0-9A-Za-z]{2,8}$")]
+Unit = Annotated[float, Field(ge=0.0, le=1.0)]
+
+
+class MessageType(StrEnum):
+    EVENT = "event"  # edge → aggregator: one detected event (+ evidence blobs)
+    HEARTBEAT = "heartbeat"  # edge → aggregator: node alive, per-camera health
+    ACK = "ack"  # aggregator → edge: these event ids are committed (or rejected for good)
+
+
+class Payload(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Box(Payload):
+    """One detection in normalized image coordinates (0..1, origin top-left)."""
+
+    cls: str = Field(max_length=64, description="Rule vocabulary word, e.g. 'person', 'bag'.")
+    conf: float = Field(ge=0.0, le=1.0)
+    xyxy: tuple[Unit, Unit, Unit, Unit]
+
+
+class EventPhase(StrEnum):
+    START = "start"  # the incident was detected (opens or joins a case)
+    END = "end"  # the incident is over: the pile is gone, the vendor left (verifies a case)
+
+
+class EventPayload(Payload):
+    """One event found by a rule on one camera."""
+
+    event_id: EventId
+    incident_id: EventId = Field(description="Shared by an incident's start and end events.")
+    phase: EventPhase = EventPhase.START
+    camera_id: CameraId
+    rule_id: str = Field(min_length=1, max_length=64)
+    event_code: EventCode
+    t_start: float = Field(ge=0, description="Unix time the object/person was first seen.")
+    t_event: float = Field(ge=0, description="Unix time the rule fired (or the incident ended).")
+    confidence: float = Field(ge=0.0, le=1.0)
+    boxes: list[Box] = Field(default_factory=list, max_length=200)
+    zone_id: str | None = Field(None, max_length=64)
+    model: str = Field(max_length=128)
+    evidence: list[str] = Field(
+        default_factory=list,
+        max_length=MAX_BLOBS,
+        description="Names of the blobs that carry this event's evidence, in frame order.",
+    )
+
+
+class CameraState(StrEnum):
+    CONNECTING = "connecting"
+    ONLINE = "online"
+    STALLED = "stalled"
+    OFFLINE = "offline"
+    AUTH_FAILED = "auth_failed"
+
+
+class CameraStatus(Payload):
+    camera_id: CameraId
+    state: CameraState
+    reason: str | None = Field(None, max_length=500, description="Masked: never a password.")
+    last_frame_at: float | None = None
+    since: float | None = Field(None, description="Unix time the camera entered this state.")
+
+
+class HeartbeatPayload(Payload):
+    node_id: NodeId
+    sent_at: float
+    cameras: list[CameraStatus] = Field(default_factory=list, max_length=20_000)
+    stats: dict[str, float] = Field(default_factory=dict)
+
+
+class Rejection(Payload):
+    event_id: EventId
+    reason: str = Field(max_length=200)
+
+
+class AckPayload(Payload):
+    event_ids: list[EventId] = Field(default_factory=list, max_length=10_000)
+    rejected: list[Rejection] = Field(default_factory=list, max_length=10_000)
+
+
+PAYLOADS: dict[MessageType, type[Payload]] = {
+    MessageType.EVENT: EventPayload,
+    MessageType.HEARTBEAT: HeartbeatPayload,
+    MessageType.ACK: AckPayload,
+}
+
+
+class ProtocolError(ValueError):
+    """A message that cannot be accepted. ``reason`` is a short code for metrics.
+
+    Recover by dropping the message (and counting it); never by closing the socket.
+    Reasons: empty, too_large, not_json, bad_envelope, bad_version, bad_type, schema,
+    blob_mismatch.
+    """
+
+    def __init__(self, reason: str, detail: str) -> None:
+        self.reason = reason
+        super().__init__(f"{reason}: {detail}")
+
+
+@dataclass(frozen=True)
+class Message:
+    type: MessageType
+    node: str
+    payload: Any  # the Payload subclass for ``type``
+    blobs: dict[str, bytes] = field(default_factory=dict)
+
+
+def encode(
+    msg_type: MessageType, payload: Payload, *, node: str, blobs: dict[str, bytes] | None = None
+) -> list[bytes]:
+    """Frames for one message: the JSON envelope, then each blob."""
+    blobs = blobs or {}
+    if len(blobs) > MAX_BLOBS:
+        raise ProtocolError("too_large", f"{len(blobs)} blobs, at most {MAX_BLOBS}")
+    for name, data in blobs.items():
+        if len(data) > MAX_BLOB_BYTES:
+            raise ProtocolError("too_large", f"blob {name!r} is {len(data)} bytes")
+    envelope = {
+        "v": PROTOCOL_VERSION,
+        "type": msg_type.value,
+        "node": node,
+        "payload": payload.model_dump(mode="json"),
+        "blobs": [{"name": n, "size": len(d)} for n, d in blobs.items()],
+    }
+    head = json.dumps(envelope, separators=(",", ":"), ensure_ascii=False).encode()
+    if len(head) > MAX_ENVELOPE_BYTES:
+        raise ProtocolError("too_large", f"envelope is {len(head)} bytes")
+    return [head, *blobs.values()]
+
+
+def _envelope(frames: list[bytes]) -> dict[str, Any]:
+    if not frames or not frames[0]:
+        raise ProtocolError("empty", "no envelope frame")
+    if len(frames[0]) > MAX_ENVELOPE_BYTES:
+        raise ProtocolError("too_large", f"envelope is {len(frames[0])} bytes")
+    if len(frames) - 1 > MAX_BLOBS or any(len(f) > MAX_BLOB_BYTES for f in frames[1:]):
+        raise ProtocolError("too_large", "too many or too large blob frames")
+    try:
+        envelope = json.loads(frames[0].decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ProtocolError("not_json", str(exc)[:200]) from None
+    if not isinstance(envelope, dict):
+        raise ProtocolError("bad_envelope", "envelope is not a JSON object")
+    missing = {"v", "type", "node", "payload"} - set(envelope)
+    if missing:
+        raise ProtocolError("bad_envelope", f"missing keys {sorted(missing)}")
+    if envelope["v"] != PROTOCOL_VERSION:
+        raise ProtocolError(
+            "bad_version", f"version {envelope['v']!r}, expected {PROTOCOL_VERSION}"
+        )
+    return envelope
+
+
+def decode(frames: list[bytes]) -> Message:
+    """Parse and validate one message (without the ROUTER identity frame)."""
+    envelope = _envelope(frames)
+    try:
+        msg_type = MessageType(envelope["type"])
+    except ValueError:
+        raise ProtocolError("bad_type", f"unknown message type {envelope['type']!r}") from None
+    node = envelope["node"]
+    if not isinstance(node, str) or not node or len(node) > 64:
+        raise ProtocolError("bad_envelope", "node must be a short string")
+    try:
+        payload = PAYLOADS[msg_type].model_validate(envelope["payload"])
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"])
+        raise ProtocolError("schema", f"{where}: {first['msg']}") from None
+    specs = envelope.get("blobs") or []
+    if not isinstance(specs, list) or len(specs) != len(frames) - 1:
+        raise ProtocolError(
+            "blob_mismatch", f"{len(frames) - 1} blob frames, envelope lists {specs!r:.100}"
+        )
+    blobs: dict[str, bytes] = {}
+    for spec, data in zip(specs, frames[1:], strict=True):
+        if (
+            not isinstance(spec, dict)
+            or spec.get("size") != len(data)
+            or not isinstance(spec.get("name"), str)
+        ):
+            raise ProtocolError(
+                "blob_mismatch", f"blob spec {spec!r:.100} does not match its frame"
+            )
+        blobs[spec["name"]] = data
+    if isinstance(payload, EventPayload) and set(payload.evidence) - set(blobs):
+        raise ProtocolError("blob_mismatch", "event names evidence that was not sent")
+    return Message(msg_type, node, payload, blobs)
