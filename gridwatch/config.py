@@ -18,18 +18,16 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, Field, ValidationError, field_validator
+
+from aggregator.config import AggregatorConfig
+from edge_agent.config import EdgeConfig
+from gridwatch.sections import Section
 
 DEFAULT_CONFIG = Path("configs/gridwatch.yaml")
 CONFIG_ENV = "GRIDWATCH_CONFIG"
 DB_ENV = "GRIDWATCH_DB"
 DATA_DIR_ENV = "GRIDWATCH_DATA_DIR"
-
-
-class Section(BaseModel):
-    """Base of every config section: unknown keys are errors, values are validated."""
-
-    model_config = ConfigDict(extra="forbid", validate_assignment=True)
 
 
 class PathsConfig(Section):
@@ -95,6 +93,8 @@ class Settings(Section):
     grid: GridConfig = Field(default_factory=GridConfig)
     registry: RegistryConfig = Field(default_factory=RegistryConfig)
     sharding: ShardingConfig = Field(default_factory=ShardingConfig)
+    edge: EdgeConfig = Field(default_factory=EdgeConfig)
+    aggregator: AggregatorConfig = Field(default_factory=AggregatorConfig)
 
     def database_url(self, override: str | None = None) -> str:
         """The URL to use: ``override`` (a ``--db`` flag), env, file, or SQLite default."""

@@ -25,6 +25,10 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "db": ("gridwatch.cli.db_cmd:db", "Create or upgrade the database schema."),
     "demo": ("gridwatch.cli.demo_cmd:demo", "Run the main job on embedded defaults."),
     "scenes": ("gridwatch.cli.scenes_cmd:scenes", "Make test scenes and serve them over RTSP."),
+    "edge": ("gridwatch.cli.edge_cmd:edge", "Run an edge agent, or replay a recorded file."),
+    "aggregator": ("aggregator.cli:aggregator", "Run the aggregator that turns events into cases."),
+    "cases": ("aggregator.cases_cli:cases", "List, show and move cases through the workflow."),
+    "keys": ("gridwatch.cli.keys_cmd:keys", "Generate CURVE key pairs for agents and aggregator."),
 }
 
 

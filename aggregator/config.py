@@ -1,0 +1,46 @@
+"""Typed configuration of the aggregator (the ``aggregator:`` section of gridwatch.yaml)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field
+
+from gridwatch.sections import Section
+
+
+class ReceiverConfig(Section):
+    """ZeroMQ ROUTER (aggregator/receiver.py)."""
+
+    bind: str = Field("tcp://127.0.0.1:5555", description="Endpoint the ROUTER binds.")
+    allow_remote_without_keys: bool = Field(
+        False, description="Bind a non-loopback address without CURVE (not recommended)."
+    )
+    server_secret_key: Path | None = Field(None, description="CURVE secret key file.")
+    authorized_keys: Path | None = Field(None, description="Folder of agents' public key files.")
+    commit_batch: int = Field(500, ge=1, le=100_000)
+    commit_max_wait_ms: float = Field(20.0, ge=0, le=10_000)
+
+
+class CaseConfig(Section):
+    """Case matching (aggregator/cases.py)."""
+
+    window_s: float = Field(3600.0, gt=0, description="An event joins a case seen this recently.")
+    min_box_iou: float = Field(0.2, ge=0, le=1, description="Overlap that makes two sightings one.")
+
+
+class HealthConfig(Section):
+    """Camera health (aggregator/health.py)."""
+
+    offline_case_after_s: float = Field(
+        900.0, gt=0, description="Silent this long: maintenance case."
+    )
+
+
+class AggregatorConfig(Section):
+    evidence_dir: Path | None = Field(None, description="Default: data_dir/evidence.")
+    event_types_file: Path = Path("configs/event_types.yaml")
+    metrics_port: int = Field(9100, ge=0, le=65535, description="0: no metrics endpoint.")
+    receiver: ReceiverConfig = Field(default_factory=ReceiverConfig)
+    cases: CaseConfig = Field(default_factory=CaseConfig)
+    health: HealthConfig = Field(default_factory=HealthConfig)

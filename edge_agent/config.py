@@ -1,0 +1,85 @@
+"""Typed configuration of the edge agent (the ``edge:`` section of gridwatch.yaml).
+
+Light on purpose: only pydantic, so ``gridwatch config check`` never imports torch.
+Each sub-section belongs to the stage of the pipeline that reads it.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field
+
+from gridwatch.sections import Section
+
+
+class IngestConfig(Section):
+    """Stream readers (edge_agent/ingest)."""
+
+    workers: int = Field(2, ge=1, le=64, description="Reader processes; cameras spread over them.")
+    open_timeout_s: float = Field(5.0, gt=0, le=60)
+    read_timeout_s: float = Field(5.0, gt=0, le=60)
+    watchdog_s: float = Field(10.0, gt=0, le=600, description="No frame for this long: stalled.")
+    backoff_initial_s: float = Field(1.0, gt=0, le=60)
+    backoff_max_s: float = Field(60.0, gt=0, le=3600)
+    analysis_max_side: int = Field(960, ge=160, le=4096, description="Frames are shrunk to this.")
+    registry_poll_s: float = Field(10.0, gt=0, le=3600, description="How often to re-read cameras.")
+
+
+class MotionConfig(Section):
+    """Motion gate (edge_agent/motion.py)."""
+
+    enabled: bool = True
+    width: int = Field(64, ge=8, le=640, description="Width of the small grey copy compared.")
+    pixel_threshold: int = Field(18, ge=1, le=255, description="Grey-level change that counts.")
+    min_changed_fraction: float = Field(
+        0.002, ge=0, le=1, description="Changed share to count as motion."
+    )
+    max_skip_s: float = Field(30.0, ge=0, description="Detect anyway after this long without.")
+
+
+class DetectorConfig(Section):
+    """Batched YOLO (edge_agent/detector.py)."""
+
+    model: str = Field("yolo26n", description="Name in models/catalogue.yaml.")
+    device: Literal["auto", "cpu", "cuda"] = "auto"
+    export: Literal["none", "onnx", "tensorrt"] = "none"
+    batch_size: int = Field(8, ge=1, le=256)
+    max_wait_ms: float = Field(50.0, ge=0, le=5000)
+    confidence: float = Field(0.25, gt=0, lt=1)
+    imgsz: int | None = Field(None, ge=64, le=2048, description="Default: the catalogue's size.")
+
+
+class EvidenceConfig(Section):
+    """Evidence images and clips (edge_agent/evidence.py)."""
+
+    jpeg_quality: int = Field(85, ge=30, le=100)
+    clip_frames: int = Field(12, ge=0, le=120, description="Frames kept per camera for clips.")
+    clip_max_bytes: int = Field(2_000_000, ge=10_000, le=8_000_000)
+
+
+class DeliveryConfig(Section):
+    """Outbox and ZeroMQ publisher (edge_agent/outbox.py, edge_agent/publisher.py)."""
+
+    aggregator: str = Field("tcp://127.0.0.1:5555", description="The aggregator's endpoint.")
+    outbox: Path | None = Field(
+        None, description="SQLite outbox; default data_dir/outbox-<node>.db."
+    )
+    outbox_warn_events: int = Field(50_000, ge=1, description="Warn loudly above this backlog.")
+    resend_after_s: float = Field(5.0, gt=0, le=600)
+    heartbeat_s: float = Field(5.0, gt=0, le=600)
+    server_public_key: Path | None = Field(None, description="Aggregator's CURVE public key file.")
+    client_secret_key: Path | None = Field(None, description="This agent's CURVE secret key file.")
+
+
+class EdgeConfig(Section):
+    node_id: str | None = Field(None, description="Default: $GRIDWATCH_NODE_ID, else the hostname.")
+    rules_file: Path = Path("configs/rules.yaml")
+    models_catalogue: Path = Path("models/catalogue.yaml")
+    metrics_port: int = Field(9101, ge=0, le=65535, description="0: no metrics endpoint.")
+    ingest: IngestConfig = Field(default_factory=IngestConfig)
+    motion: MotionConfig = Field(default_factory=MotionConfig)
+    detector: DetectorConfig = Field(default_factory=DetectorConfig)
+    evidence: EvidenceConfig = Field(default_factory=EvidenceConfig)
+    delivery: DeliveryConfig = Field(default_factory=DeliveryConfig)
