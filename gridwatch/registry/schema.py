@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 from gridwatch.registry.zones import Zone, dump_zones
@@ -74,9 +75,11 @@ class CameraRecord:
             "tags": ";".join(self.tags),
         }
 
+    @cached_property
     def fingerprint(self) -> str:
         """A stable hash of the row's content, to tell updated rows from unchanged ones."""
-        raw = "\x1f".join(self.csv_row()[c] for c in COLUMNS)
+        row = self.csv_row()
+        raw = "\x1f".join(row[c] for c in COLUMNS)
         return hashlib.blake2b(raw.encode(), digest_size=16).hexdigest()
 
     def zones_json(self) -> list[dict[str, Any]]:

@@ -186,7 +186,7 @@ def _camera_values(record: CameraRecord, place: dict[str, str], now: datetime) -
         "analysis_interval_s": record.analysis_interval_s,
         "zones": record.zones_json(),
         "tags": list(record.tags),
-        "fingerprint": record.fingerprint(),
+        "fingerprint": record.fingerprint,
         "updated_at": now,
         **place,
     }
@@ -219,7 +219,7 @@ def upsert_cameras(
         updates: list[dict[str, Any]] = []
         for record, code in placed:
             old = known.get(record.camera_id)
-            if old == record.fingerprint():
+            if old == record.fingerprint:
                 report.unchanged += 1
                 continue
             values = _camera_values(record, placement(grid, code), now)
@@ -227,8 +227,9 @@ def upsert_cameras(
                 inserts.append({**values, "created_at": now})
             else:
                 updates.append(values)
+        table = CameraRow.__table__
         for chunk in _chunks(inserts, BATCH):
-            session.execute(insert(CameraRow), chunk)
+            session.connection().execute(table.insert(), chunk)
             if progress:
                 progress(len(chunk))
         for chunk in _chunks(updates, BATCH):

@@ -141,7 +141,7 @@ def test_write_then_read_round_trips(tmp_path: Path) -> None:
     out = tmp_path / "out.csv"
     write_registry(records, out)
     again = read_registry(out).records
-    assert [r.fingerprint() for r in again] == [r.fingerprint() for r in records]
+    assert [r.fingerprint for r in again] == [r.fingerprint for r in records]
     assert again[1] == CameraRecord(
         "cam-2", "n", "rtsp://h/1", "rtsp://h/1", 121.2, 31.0, False, 2.0, (), ("a", "b")
     )
