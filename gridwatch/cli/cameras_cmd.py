@@ -6,6 +6,7 @@ import json
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -159,6 +160,102 @@ def show(ctx: click.Context, camera_id: str, db_url: str | None, as_json: bool) 
         elif key == "tags":
             value = ";".join(value)
         click.echo(f"{key:20} {value}")
+
+
+@cameras.command()
+@click.argument("camera_id", required=False)
+@click.option("--all", "probe_all", is_flag=True, help="Probe every enabled camera.")
+@db_option
+@click.option("--main", "use_main", is_flag=True, help="Probe the main stream, not the sub-stream.")
+@click.option(
+    "--timeout", "timeout_s", type=click.FloatRange(min=0.5), default=5.0, show_default=True
+)
+@click.option(
+    "--wait",
+    "max_wait_s",
+    type=click.FloatRange(min=1),
+    default=15.0,
+    show_default=True,
+    help="Give up on a stream that shows no second keyframe within this time.",
+)
+@click.option("--workers", type=click.IntRange(min=1, max=256), default=16, show_default=True)
+@json_option
+@click.pass_context
+def probe(
+    ctx: click.Context,
+    camera_id: str | None,
+    probe_all: bool,
+    db_url: str | None,
+    use_main: bool,
+    timeout_s: float,
+    max_wait_s: float,
+    workers: int,
+    as_json: bool,
+) -> None:
+    """Open a camera's stream and report codec, resolution, fps, GOP, bitrate, first keyframe.
+
+    Exits 1 if any probed camera failed; each failure names its reason (refused, timeout,
+    auth_failed, not_found, no_video, unreachable, error).
+    """
+    from gridwatch.probe import probe_many
+
+    if bool(camera_id) == probe_all:
+        raise click.UsageError("give one CAMERA_ID or --all")
+    targets = _probe_targets(settings_from(ctx).database_url(db_url), camera_id, use_main)
+    if len(targets) > 1:
+        click.echo(f"probing {len(targets)} cameras with {workers} workers...", err=True)
+    results = probe_many([url for _, url in targets], workers, timeout_s, max_wait_s)
+    records = [
+        {"camera_id": cid, **r.to_dict()} for (cid, _), r in zip(targets, results, strict=True)
+    ]
+    if as_json:
+        click.echo(json.dumps(records, ensure_ascii=False, indent=1))
+    else:
+        _print_probes(records)
+    if any(not r.ok for r in results):
+        sys.exit(1)
+
+
+def _probe_targets(url: str, camera_id: str | None, use_main: bool) -> list[tuple[str, str]]:
+    """(camera id, stream URL) of one camera, or of every enabled one."""
+    from sqlalchemy import select
+
+    from gridwatch.db import CameraRow, open_db, session_scope
+
+    with session_scope(open_db(url)) as session:
+        if camera_id is None:
+            query = (
+                select(CameraRow).where(CameraRow.enabled.is_(True)).order_by(CameraRow.camera_id)
+            )
+            rows = list(session.scalars(query))
+        else:
+            row = session.get(CameraRow, camera_id)
+            if row is None:
+                raise click.ClickException(f"no camera {camera_id!r} in the registry")
+            rows = [row]
+        return [(r.camera_id, r.main_url if use_main else r.sub_url) for r in rows]
+
+
+def _print_probes(records: list[dict[str, Any]]) -> None:
+    def num(value: float | None, fmt: str) -> str:
+        return "-" if value is None else format(value, fmt)
+
+    rows = [
+        [
+            str(r["camera_id"]),
+            "ok" if r["ok"] else f"FAILED: {r['reason']}",
+            str(r["codec"] or "-"),
+            f"{r['width']}x{r['height']}" if r["width"] else "-",
+            num(r["fps"], ".1f"),
+            num(r["gop"], "d"),
+            num(r["bitrate_kbps"], ".0f"),
+            num(r["first_keyframe_s"], ".2f"),
+            str(r["url"] if r["ok"] else r["message"]),
+        ]
+        for r in records
+    ]
+    headers = ["camera", "result", "codec", "size", "fps", "gop", "kbit/s", "1st key s", "detail"]
+    print_table(rows, headers)
 
 
 @cameras.command()

@@ -14,11 +14,11 @@ from datetime import UTC, datetime
 from typing import Any
 
 import numpy as np
-from sqlalchemy import Engine, func, insert, select, update
+from sqlalchemy import Engine, Table, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from gridwatch.db.engine import session_scope
-from gridwatch.db.models import CameraRow, GridUnitRow
+from gridwatch.db.models import Base, CameraRow, GridUnitRow
 from gridwatch.grid.model import GridIndex, Level
 from gridwatch.registry.csvfile import RowError
 from gridwatch.registry.schema import CameraRecord
@@ -227,9 +227,9 @@ def upsert_cameras(
                 inserts.append({**values, "created_at": now})
             else:
                 updates.append(values)
-        table = CameraRow.__table__
+        table = Table("cameras", Base.metadata)  # Core insert: no ORM bookkeeping per row
         for chunk in _chunks(inserts, BATCH):
-            session.connection().execute(table.insert(), chunk)
+            session.connection().execute(insert(table), chunk)
             if progress:
                 progress(len(chunk))
         for chunk in _chunks(updates, BATCH):
