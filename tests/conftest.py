@@ -82,3 +82,7 @@ def _isolated_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.delenv("GRIDWATCH_DB", raising=False)
     monkeypatch.delenv("GRIDWATCH_CONFIG", raising=False)
     monkeypatch.setenv("GRIDWATCH_DATA_DIR", str(tmp_path / "data"))
+
+
+# RTSP fixtures (rtsp_clips, rtsp_server, rtsp_server_factory) for every test package.
+pytest_plugins = ["gridwatch.scenes.testing"]
