@@ -57,10 +57,14 @@ def import_registry(
     skip_invalid: bool = False,
     prune: bool = False,
     echo: Callable[[str], None] = print,
+    show_progress: bool | None = None,
 ) -> ImportReport:
-    """Import ``file`` into the database at ``url``; see the module docstring."""
+    """Import ``file`` into the database at ``url``; see the module docstring.
+
+    A progress bar goes to standard error for large files (``show_progress=None``).
+    """
     lines = file.read_bytes().count(b"\n")
-    show = lines >= PROGRESS_MIN_ROWS
+    show = lines >= PROGRESS_MIN_ROWS if show_progress is None else show_progress
     with _bar("validating", lines, show) as progress:
         result = read_registry(file, progress=progress)
     report = ImportReport(rows=result.rows, errors=list(result.errors))

@@ -82,14 +82,75 @@ def _parse_zone(raw: Any, index: int) -> Zone:
     return Zone(zone_id, purpose, polygon)
 
 
-def _check_simple(polygon: tuple[tuple[float, float], ...], where: str) -> None:
-    from shapely.geometry import Polygon
-    from shapely.validation import explain_validity
+def _orient(a: tuple[float, float], b: tuple[float, float], c: tuple[float, float]) -> float:
+    return (b[0] - a[0]) * (c[1] - a[1]) - (b[1] - a[1]) * (c[0] - a[0])
 
-    shape = Polygon(polygon)
-    if not shape.is_valid:
-        raise ZoneError(f"{where}: polygon is not valid ({explain_validity(shape)})")
-    if shape.area <= 1e-6:
+
+def _segments_touch(
+    p1: tuple[float, float],
+    p2: tuple[float, float],
+    q1: tuple[float, float],
+    q2: tuple[float, float],
+) -> bool:
+    """Whether two closed segments share a point (collinear overlaps included)."""
+    d1, d2 = _orient(q1, q2, p1), _orient(q1, q2, p2)
+    d3, d4 = _orient(p1, p2, q1), _orient(p1, p2, q2)
+    if ((d1 > 0) != (d2 > 0)) and ((d3 > 0) != (d4 > 0)) and 0 not in (d1, d2, d3, d4):
+        return True
+
+    def on(a: tuple[float, float], b: tuple[float, float], c: tuple[float, float]) -> bool:
+        return min(a[0], b[0]) <= c[0] <= max(a[0], b[0]) and min(a[1], b[1]) <= c[1] <= max(
+            a[1], b[1]
+        )
+
+    return (
+        (d1 == 0 and on(q1, q2, p1))
+        or (d2 == 0 and on(q1, q2, p2))
+        or (d3 == 0 and on(p1, p2, q1))
+        or (d4 == 0 and on(p1, p2, q2))
+    )
+
+
+def is_simple(polygon: tuple[tuple[float, float], ...]) -> bool:
+    """True when no two non-adjacent edges of the ring touch (no self-intersection).
+
+    Zones have a handful of points, so the O(n²) test is far cheaper than building a
+    shapely geometry per row (it matters at 200,000 cameras).
+    """
+    n = len(polygon)
+    if len(set(polygon)) != n:
+        return False
+    edges = [(polygon[i], polygon[(i + 1) % n]) for i in range(n)]
+    for i in range(n):
+        for j in range(i + 1, n):
+            if j == i + 1 or (i == 0 and j == n - 1):
+                continue  # neighbours share a vertex by construction
+            if _segments_touch(*edges[i], *edges[j]):
+                return False
+    return True
+
+
+def _area(polygon: tuple[tuple[float, float], ...]) -> float:
+    n = len(polygon)
+    return (
+        abs(
+            sum(
+                polygon[i][0] * polygon[(i + 1) % n][1] - polygon[(i + 1) % n][0] * polygon[i][1]
+                for i in range(n)
+            )
+        )
+        / 2
+    )
+
+
+def _check_simple(polygon: tuple[tuple[float, float], ...], where: str) -> None:
+    if not is_simple(polygon):
+        from shapely.geometry import Polygon
+        from shapely.validation import explain_validity
+
+        detail = explain_validity(Polygon(polygon))
+        raise ZoneError(f"{where}: polygon is not valid ({detail})")
+    if _area(polygon) <= 1e-6:
         raise ZoneError(f"{where}: polygon has no area")
 
 

@@ -158,3 +158,24 @@ def test_zone_ids_default_and_must_be_unique() -> None:
             '[{"id":"a","purpose":"ignore","polygon":[[0,0],[1,0],[1,1]]},'
             '{"id":"a","purpose":"ignore","polygon":[[0,0],[1,0],[1,1]]}]'
         )
+
+
+@pytest.mark.parametrize(
+    ("points", "simple"),
+    [
+        (((0, 0), (1, 0), (1, 1), (0, 1)), True),
+        (((0, 0), (1, 1), (1, 0), (0, 1)), False),  # bow tie
+        (((0, 0), (1, 0), (0.5, 0), (0.5, 1)), False),  # edge doubles back on itself
+        (((0, 0), (2, 0), (2, 2), (1, 0), (0, 2)), False),  # vertex touches an edge
+        (((0, 0), (0.5, 0.2), (1, 0), (1, 1), (0, 1)), True),  # concave is fine
+        (((0, 0), (1, 0), (1, 1), (0, 0), (0, 1)), False),  # repeated point
+    ],
+)
+def test_simple_polygon_check_agrees_with_shapely(points, simple: bool) -> None:  # type: ignore[no-untyped-def]
+    from shapely.geometry import Polygon
+
+    from gridwatch.registry.zones import is_simple
+
+    pts = tuple((float(x), float(y)) for x, y in points)
+    assert is_simple(pts) is simple
+    assert Polygon(pts).is_valid is simple
