@@ -37,6 +37,23 @@ class MotionConfig(Section):
         0.002, ge=0, le=1, description="Changed share to count as motion."
     )
     max_skip_s: float = Field(30.0, ge=0, description="Detect anyway after this long without.")
+    static_objects: bool = Field(
+        True, description="Report static foreground blobs (objects with no model class)."
+    )
+    background_width: int = Field(
+        160, ge=32, le=960, description="Width of the grey background model for static blobs."
+    )
+    background_tau_s: float = Field(
+        180.0, gt=0, le=86_400, description="Time constant of the slow background update."
+    )
+    blob_threshold: int = Field(28, ge=1, le=255, description="Grey change vs the background.")
+    blob_static_s: float = Field(
+        2.0, ge=0, le=600, description="A blob must hold still this long to be reported."
+    )
+    blob_min_area: float = Field(
+        0.0008, ge=0, le=1, description="Smallest blob, as a share of the frame area."
+    )
+    blob_max_area: float = Field(0.1, gt=0, le=1, description="Larger blobs: light changes.")
 
 
 class DetectorConfig(Section):
@@ -66,8 +83,16 @@ class DeliveryConfig(Section):
     outbox: Path | None = Field(
         None, description="SQLite outbox; default data_dir/outbox-<node>.db."
     )
+    outbox_sync: Literal["full", "normal"] = Field(
+        "full",
+        description="full: each event survives a power cut (an fsync per event); "
+        "normal: survives a process crash, not a power cut (about 8x faster).",
+    )
     outbox_warn_events: int = Field(50_000, ge=1, description="Warn loudly above this backlog.")
     resend_after_s: float = Field(5.0, gt=0, le=600)
+    max_in_flight: int = Field(
+        1000, ge=1, le=100_000, description="Events sent and not yet acked, at most."
+    )
     heartbeat_s: float = Field(5.0, gt=0, le=600)
     server_public_key: Path | None = Field(None, description="Aggregator's CURVE public key file.")
     client_secret_key: Path | None = Field(None, description="This agent's CURVE secret key file.")

@@ -232,6 +232,9 @@ def load_settings(path: Path | None = None) -> Settings:
 KNOWN_FILES: dict[str, str] = {
     "gridwatch.yaml": "gridwatch.config:Settings",
     "nodes.yaml": "gridwatch.config:NodesFile",
+    "rules.yaml": "edge_agent.rules.config:RulesFile",
+    "catalogue.yaml": "edge_agent.catalogue:Catalogue",
+    "event_types.yaml": "aggregator.event_types:EventTypesFile",
 }
 
 

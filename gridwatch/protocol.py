@@ -32,7 +32,9 @@ PROTOCOL_VERSION = 1
 MAX_ENVELOPE_BYTES = 256 * 1024
 MAX_BLOB_BYTES = 8 * 1024 * 1024
 MAX_BLOBS = 4
-MAX_MESSAGE_BYTES = MAX_ENVELOPE_BYTES + MAX_BLOBS * MAX_BLOB_BYTES  # for ZMQ MAXMSGSIZE
+MAX_MESSAGE_BYTES = MAX_ENVELOPE_BYTES + MAX_BLOBS * MAX_BLOB_BYTES  # a whole message
+# libzmq applies ZMQ_MAXMSGSIZE to each frame: no valid frame is larger than this.
+MAX_FRAME_BYTES = max(MAX_ENVELOPE_BYTES, MAX_BLOB_BYTES)
 
 EventId = Annotated[str, Field(pattern=r"^[0-9a-f]{32}$", description="uuid4().hex")]
 CameraId = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")]

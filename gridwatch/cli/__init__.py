@@ -28,7 +28,7 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "edge": ("gridwatch.cli.edge_cmd:edge", "Run an edge agent, or replay a recorded file."),
     "aggregator": ("aggregator.cli:aggregator", "Run the aggregator that turns events into cases."),
     "cases": ("aggregator.cases_cli:cases", "List, show and move cases through the workflow."),
-    "bench": ("gridwatch.cli.bench_cmd:bench", "Benchmarks: edge throughput, aggregator, registry."),
+    "bench": ("gridwatch.cli.bench_cmd:bench", "Benchmarks: edge, aggregator, registry."),
     "keys": ("gridwatch.cli.keys_cmd:keys", "Generate CURVE key pairs for agents and aggregator."),
 }
 

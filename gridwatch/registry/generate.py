@@ -43,6 +43,8 @@ def _allocate(total: int, weights: np.ndarray) -> np.ndarray:
 
 def _points_in(unit: Unit, count: int, rng: np.random.Generator) -> np.ndarray:
     """``count`` uniform random (lon, lat) points inside a unit's polygon."""
+    if count == 0:
+        return np.empty((0, 2))
     minx, miny, maxx, maxy = unit.geometry.bounds
     shapely.prepare(unit.geometry)
     found: list[np.ndarray] = []

@@ -24,6 +24,9 @@ print(",".join(m for m in {heavy!r} if m in sys.modules))
 def test_commands_do_not_import_heavy_libraries(args: list[str], repo) -> None:  # type: ignore[no-untyped-def]
     out = subprocess.run(
         [sys.executable, "-c", PROBE.format(args=args, heavy=HEAVY)],
-        cwd=repo, capture_output=True, text=True, check=True,
+        cwd=repo,
+        capture_output=True,
+        text=True,
+        check=True,
     )
     assert out.stdout.strip() == "", f"{args} imported {out.stdout.strip()}"

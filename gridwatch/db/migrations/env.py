@@ -5,6 +5,7 @@ from __future__ import annotations
 from alembic import context
 from sqlalchemy import Connection
 
+import aggregator.models  # noqa: F401  (registers the aggregator's tables)
 from gridwatch.db.models import Base
 
 target_metadata = Base.metadata

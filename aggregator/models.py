@@ -1,0 +1,120 @@
+"""Typed ORM models of the aggregator: events, cases, their transitions, camera health.
+
+Times are Unix seconds (floats) throughout: events arrive with Unix times, matching and
+deadline arithmetic work on them, and bulk inserts stay cheap. Views convert them to
+ISO 8601 for people and for Open311.
+
+An event points at its case (``events.case_id``); a case never loses an event. A case is
+opened by exactly one origin (``cases.origin_key``: the id of the event that opened it,
+or ``maint:<camera>:<since>`` for a camera maintenance case), and the unique constraint on
+that key is what makes opening a case idempotent across batches, retries and restarts.
+"""
+
+from __future__ import annotations
+
+from typing import Any, cast
+
+from sqlalchemy import JSON, Float, ForeignKey, Index, Integer, String, Table, Text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from gridwatch.db.models import Base
+
+
+class CaseRow(Base):
+    """One problem in one grid, followed through the workflow (see aggregator/workflow.py)."""
+
+    __tablename__ = "cases"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    origin_key: Mapped[str] = mapped_column(String(96), unique=True)
+    kind: Mapped[str] = mapped_column(String(16), doc="'event' or 'maintenance'.")
+    event_code: Mapped[str] = mapped_column(String(17), index=True)
+    camera_id: Mapped[str] = mapped_column(String(64))
+    grid_code: Mapped[str] = mapped_column(String(14), index=True)
+    community_code: Mapped[str] = mapped_column(String(12), index=True)
+    street_code: Mapped[str] = mapped_column(String(9), index=True)
+    grid_path: Mapped[str] = mapped_column(Text)
+    state: Mapped[str] = mapped_column(String(16), index=True)
+    department: Mapped[str | None] = mapped_column(String(64))
+    first_seen: Mapped[float] = mapped_column(Float)
+    last_seen: Mapped[float] = mapped_column(Float)
+    sightings: Mapped[int] = mapped_column(Integer, default=0)
+    max_confidence: Mapped[float] = mapped_column(Float, default=0.0)
+    last_boxes: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    ended_at: Mapped[float | None] = mapped_column(Float, doc="Last END event (camera).")
+    created_at: Mapped[float] = mapped_column(Float)
+    updated_at: Mapped[float] = mapped_column(Float)
+    dispatched_at: Mapped[float | None] = mapped_column(Float)
+    deadline: Mapped[float | None] = mapped_column(Float, doc="Handle-by time (dispatch).")
+    handled_at: Mapped[float | None] = mapped_column(Float)
+    verify_deadline: Mapped[float | None] = mapped_column(Float, doc="Verify-by time.")
+    closed_at: Mapped[float | None] = mapped_column(Float)
+    reject_reason: Mapped[str | None] = mapped_column(String(32))
+    duplicate_of: Mapped[int | None] = mapped_column(Integer)
+    reopen_count: Mapped[int] = mapped_column(Integer, default=0, doc="Rework (返工).")
+
+    __table_args__ = (Index("ix_cases_match", "camera_id", "event_code", "state"),)
+
+
+class EventRow(Base):
+    """One event as an edge agent sent it, placed in its camera's grid."""
+
+    __tablename__ = "events"
+
+    event_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    incident_id: Mapped[str] = mapped_column(String(32), index=True)
+    phase: Mapped[str] = mapped_column(String(8))
+    case_id: Mapped[int | None] = mapped_column(ForeignKey("cases.id"), index=True)
+    camera_id: Mapped[str] = mapped_column(String(64), index=True)
+    node_id: Mapped[str] = mapped_column(String(64))
+    rule_id: Mapped[str] = mapped_column(String(64))
+    event_code: Mapped[str] = mapped_column(String(17))
+    grid_code: Mapped[str] = mapped_column(String(14))
+    t_start: Mapped[float] = mapped_column(Float)
+    t_event: Mapped[float] = mapped_column(Float)
+    received_at: Mapped[float] = mapped_column(Float)
+    confidence: Mapped[float] = mapped_column(Float)
+    boxes: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    zone_id: Mapped[str | None] = mapped_column(String(64))
+    model: Mapped[str] = mapped_column(String(128))
+    evidence: Mapped[list[Any]] = mapped_column(
+        JSON, default=list, doc="Paths relative to the evidence folder."
+    )
+
+
+class TransitionRow(Base):
+    """One step of a case through the workflow: who moved it, when, from where to where."""
+
+    __tablename__ = "case_transitions"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
+    at: Mapped[float] = mapped_column(Float)
+    actor: Mapped[str] = mapped_column(String(64))
+    action: Mapped[str] = mapped_column(String(16))
+    from_state: Mapped[str | None] = mapped_column(String(16))
+    to_state: Mapped[str] = mapped_column(String(16))
+    note: Mapped[str] = mapped_column(Text, default="")
+    reason: Mapped[str | None] = mapped_column(String(32))
+
+
+class CameraStatusRow(Base):
+    """The latest health of one camera, as its edge agent's heartbeats report it."""
+
+    __tablename__ = "camera_status"
+
+    camera_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    node_id: Mapped[str] = mapped_column(String(64))
+    state: Mapped[str] = mapped_column(String(16), index=True)
+    reason: Mapped[str | None] = mapped_column(Text, doc="Masked by the edge agent.")
+    last_frame_at: Mapped[float | None] = mapped_column(Float)
+    last_heartbeat_at: Mapped[float] = mapped_column(Float)
+    since: Mapped[float] = mapped_column(Float, doc="Entered its current state at.")
+    maintenance_case_id: Mapped[int | None] = mapped_column(ForeignKey("cases.id"))
+
+
+# Typed handles on the tables, for Core bulk statements (the hot paths skip the ORM).
+CASES = cast(Table, CaseRow.__table__)
+EVENTS = cast(Table, EventRow.__table__)
+TRANSITIONS = cast(Table, TransitionRow.__table__)
+CAMERA_STATUS = cast(Table, CameraStatusRow.__table__)
