@@ -1,0 +1,1 @@
+"""Rules: which objects, where and for how long make an event (configs/rules.yaml)."""

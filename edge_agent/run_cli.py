@@ -1,0 +1,61 @@
+"""``gridwatch edge run``: run this GPU node's share of the cameras."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import click
+
+from gridwatch.cli.common import db_option, settings_from
+
+
+@click.command()
+@click.option(
+    "--node",
+    "node_id",
+    default=None,
+    help="This node's id in the node list (default: edge.node_id, $GRIDWATCH_NODE_ID, hostname).",
+)
+@db_option
+@click.option(
+    "--aggregator",
+    default=None,
+    metavar="ENDPOINT",
+    help="The aggregator, e.g. tcp://10.0.0.5:5555.",
+)
+@click.option(
+    "--metrics-port", type=click.IntRange(0, 65535), default=None, help="0 turns metrics off."
+)
+@click.pass_context
+def run(
+    ctx: click.Context,
+    node_id: str | None,
+    db_url: str | None,
+    aggregator: str | None,
+    metrics_port: int | None,
+) -> None:
+    """Read this node's cameras, detect events, deliver them to the aggregator.
+
+    Cameras come from the registry by rendezvous hashing over the configured node list;
+    runs until SIGTERM/SIGINT and exits non-zero if a part failed.
+    """
+    from edge_agent.agent import EdgeAgent, default_node_id
+
+    settings = settings_from(ctx)
+    if aggregator:
+        settings.edge.delivery.aggregator = aggregator
+    if metrics_port is not None:
+        settings.edge.metrics_port = metrics_port
+    node = node_id or settings.edge.node_id or default_node_id()
+    if node not in {n.id for n in settings.sharding.nodes}:
+        listed = ", ".join(n.id for n in settings.sharding.nodes) or "(none)"
+        raise click.ClickException(f"node {node!r} is not in the node list ({listed}): pass --node")
+    weights = os.environ.get("GRIDWATCH_WEIGHTS_DIR")
+    agent = EdgeAgent(
+        settings,
+        node_id=node,
+        db_url=settings.database_url(db_url),
+        weights_dir=Path(weights) if weights else None,
+    )
+    raise SystemExit(agent.run())

@@ -1,0 +1,64 @@
+"""The real detector on ultralytics' bus.jpg, and the catalogue."""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from edge_agent.catalogue import MissingWeightsError, load_catalogue
+from edge_agent.config import DetectorConfig
+
+
+def test_catalogue_entries(repo: Path, tmp_path: Path) -> None:
+    cat = load_catalogue(repo / "models/catalogue.yaml")
+    assert cat.get().name == "yolo26n" and cat.get("yolov8n").weights == "yolov8n_from_int8.pt"
+    coco = cat.get().classes
+    assert len(coco) == 80 and cat.get().word_of(coco.index("suitcase")) == "bag"
+    assert cat.get().word_of(coco.index("bench")) == "table"
+    assert cat.get().word_of(coco.index("giraffe")) is None
+    with pytest.raises(KeyError, match="unknown model"):
+        cat.get("nope")
+    with pytest.raises(MissingWeightsError, match="GRIDWATCH_WEIGHTS_DIR"):
+        cat.get().require_weights(tmp_path)
+
+
+@pytest.fixture(scope="module")
+def bus() -> np.ndarray:
+    import cv2
+
+    ultralytics = pytest.importorskip("ultralytics")
+    path = Path(ultralytics.__file__).parent / "assets" / "bus.jpg"
+    image = cv2.imread(str(path))
+    assert image is not None
+    return image
+
+
+@pytest.mark.yolo
+def test_bus_and_persons_and_batching(weights_dir: Path, repo: Path, bus: np.ndarray) -> None:
+    from edge_agent.detector import BatchingDetector, Detector
+
+    entry = load_catalogue(repo / "models/catalogue.yaml").get()
+    det = Detector(
+        entry, DetectorConfig(device="cpu", batch_size=2, max_wait_ms=200), weights_dir=weights_dir
+    )
+    small = bus[::2, ::2].copy()
+    results = det.detect([bus, small, bus])
+    assert len(results) == 3
+    labels = results[0].labels
+    assert "bus" in labels and labels.count("person") >= 3
+    assert results[0].xyxy.max() <= max(bus.shape) and results[0].xyxy.dtype == np.float32
+
+    batcher = BatchingDetector(det)
+    out: dict[int, object] = {}
+    threads = [
+        threading.Thread(target=lambda i=i: out.__setitem__(i, batcher.submit(bus)))
+        for i in range(2)
+    ]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join(timeout=60)
+    assert sorted(out) == [0, 1] and all("bus" in d.labels for d in out.values())  # type: ignore[attr-defined]
