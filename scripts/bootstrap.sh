@@ -6,10 +6,13 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 # System packages: GStreamer's RTSP server (test cameras, demo), Debian's real street
-# clip (opencv-doc: vtest.avi) for the test scenes.
+# clip (opencv-doc: vtest.avi) for the test scenes, Chromium for the browser tests
+# (driven by Playwright with this executable; nothing is downloaded) and a CJK font so
+# Chinese labels render in its screenshots.
 APT_PACKAGES=(
   gir1.2-gst-rtsp-server-1.0 python3-gst-1.0 gstreamer1.0-plugins-base
   gstreamer1.0-plugins-good gstreamer1.0-plugins-bad gstreamer1.0-rtsp opencv-doc
+  chromium fonts-noto-cjk
 )
 missing=()
 for pkg in "${APT_PACKAGES[@]}"; do
