@@ -84,5 +84,35 @@ def _isolated_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.setenv("GRIDWATCH_DATA_DIR", str(tmp_path / "data"))
 
 
+WEIGHTS_DIR = (REPO / os.environ.get("GRIDWATCH_WEIGHTS_DIR", "../shared/models")).resolve()
+SCENE_SIZE = (640, 360)
+SCENES = ("dumping", "vending", "parking", "walkthrough", "traffic")
+
+
+@pytest.fixture(scope="session")
+def weights_dir() -> Path:
+    """The folder with the YOLO weights (``$GRIDWATCH_WEIGHTS_DIR``, else ../shared/models)."""
+    if not (WEIGHTS_DIR / "yolo26n_from_int8.pt").is_file():
+        pytest.skip(f"YOLO weights missing in {WEIGHTS_DIR}: set GRIDWATCH_WEIGHTS_DIR")
+    pytest.importorskip("ultralytics")
+    os.environ.setdefault(
+        "YOLO_CONFIG_DIR", str(Path(os.environ.get("TMPDIR", "/tmp")) / "yolo-cfg")
+    )
+    return WEIGHTS_DIR
+
+
+@pytest.fixture(scope="session")
+def scenes(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """All composed scenes at 640×360 (MP4, H.264 stream for the RTSP server, ground truth)."""
+    from gridwatch.scenes import compose, sprites
+
+    if not sprites.VTEST.is_file():
+        pytest.skip(f"{sprites.VTEST} missing: install the Debian package opencv-doc")
+    out = tmp_path_factory.mktemp("scenes")
+    for name in SCENES:
+        compose.compose_scene(name, out, size=SCENE_SIZE, h264=True)
+    return out
+
+
 # RTSP fixtures (rtsp_clips, rtsp_server, rtsp_server_factory) for every test package.
 pytest_plugins = ["gridwatch.scenes.testing"]
