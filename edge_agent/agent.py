@@ -23,6 +23,7 @@ from typing import Any
 
 from prometheus_client import Counter, Gauge, Histogram
 
+from edge_agent.rules.config import RuleSpec
 from gridwatch.config import Settings
 from gridwatch.process import Service
 from gridwatch.protocol import CameraStatus
@@ -103,7 +104,9 @@ class EdgeAgent(Service):
         self.weights_dir = weights_dir
         self.analyzers: dict[str, Any] = {}  # camera id -> CameraAnalyzer
         self._zones: dict[str, str] = {}  # camera id -> zones JSON the analyzer was built with
-        self.pool: Any = None
+        self.pool: Any = None  # IngestPool once serving
+        self.rules: list[RuleSpec] = []  # loaded by serve()
+        self.model_name = ""
         self.events_total = 0
 
     # ------------------------------------------------------------------ parts
