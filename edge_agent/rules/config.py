@@ -56,6 +56,11 @@ class RuleSpec(Section):
     near: float = Field(
         1.0, gt=0, le=20, description="Nearness, in box diagonals (carrier, vendor beside prop)."
     )
+    whole_frame: bool = Field(
+        True,
+        description="On a camera without zones, watch the whole frame; false: only inside "
+        "zones of its purposes (rules defined by the place: bin areas, shopfronts).",
+    )
     require_carrier: bool = Field(
         True, description="left_object: only objects a person was near when they appeared."
     )

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from edge_agent.detections import Detections, box_iou
+from edge_agent.motion import BLOB_WORD
 from edge_agent.rules.config import RuleKind, RuleSpec
 from edge_agent.rules.zones import PolygonZone
 from edge_agent.tracking import Box, Track, Tracker
@@ -55,6 +56,11 @@ class View:
     size: tuple[int, int]
 
     def in_zone(self, rule: RuleSpec, zone: PolygonZone, labels: list[str]) -> list[Track]:
+        if zone.polygon is None:
+            # Static foreground blobs are too common on a whole busy frame (a person who
+            # stands still, a parked bicycle the model missed): they count only inside
+            # zones an engineer drew.
+            labels = [word for word in labels if word != BLOB_WORD]
         chosen = [tr for tr in self.tracks if tr.label in labels]
         if not chosen:
             return []

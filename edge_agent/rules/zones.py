@@ -58,10 +58,11 @@ def zones_for(rule: RuleSpec, zones: list[Zone]) -> list[PolygonZone]:
     """The zones a rule watches on a camera: those of its purposes, or the whole frame.
 
     A camera with zones but none of the rule's purposes gets no zones: the rule is off.
+    A camera without zones gives every ``whole_frame`` rule the whole frame.
     """
     usable = [z for z in zones if z.purpose is not ZonePurpose.IGNORE]
     if not usable:
-        return [WHOLE_FRAME]
+        return [WHOLE_FRAME] if rule.whole_frame else []
     return [PolygonZone.of(z) for z in usable if z.purpose in rule.zones]
 
 

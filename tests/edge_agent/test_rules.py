@@ -243,3 +243,21 @@ def test_event_maps_to_wire_payload() -> None:
         (0.25, 0.6, 0.45, 0.9)
     )
     assert payload.evidence == list(ev.blobs()) and "snapshot.jpg" in ev.blobs()
+
+
+@pytest.mark.parametrize(
+    ("label", "whole_frame", "zones", "fires"),
+    [
+        ("car", True, None, True),  # no zones: the whole frame
+        ("car", False, None, False),  # a rule defined by its place needs a drawn zone
+        ("car", False, [LOWER], True),
+        ("object", True, None, False),  # static blobs never count on a whole busy frame
+        ("object", True, [LOWER], True),  # ...only inside a zone an engineer drew
+    ],
+)
+def test_whole_frame_policy(
+    label: str, whole_frame: bool, zones: list[Zone] | None, fires: bool
+) -> None:
+    spec = rule("dwell", classes=["car", "object"], whole_frame=whole_frame)
+    events = run(spec, lambda t: [(label, CAR[1])], 20, zones)
+    assert bool(events) is fires
