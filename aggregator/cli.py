@@ -26,6 +26,13 @@ def aggregator() -> None:
     help="Where evidence files go (default: config, else data_dir/evidence).",
 )
 @click.option("--metrics-port", type=click.IntRange(0, 65535), default=None, help="0: off.")
+@click.option(
+    "--web-port",
+    type=click.IntRange(1, 65535),
+    default=None,
+    help="Also serve the web UI and API on this port (same process).",
+)
+@click.option("--web-host", default="127.0.0.1", show_default=True, help="Address of the web UI.")
 @click.pass_context
 def run(
     ctx: click.Context,
@@ -33,6 +40,8 @@ def run(
     db_url: str | None,
     evidence_dir: Path | None,
     metrics_port: int | None,
+    web_port: int | None,
+    web_host: str,
 ) -> None:
     """Receive events from edge agents until SIGTERM/SIGINT (then finish and exit 0)."""
     from aggregator.service import AggregatorService
@@ -49,5 +58,12 @@ def run(
         logger = logging.getLogger(name)
         if logger.getEffectiveLevel() > logging.INFO:
             logger.setLevel(logging.INFO)
-    service = AggregatorService(config, db_url=settings.database_url(db_url), evidence_dir=evidence)
+    service = AggregatorService(
+        config,
+        db_url=settings.database_url(db_url),
+        evidence_dir=evidence,
+        web_port=web_port,
+        web_host=web_host,
+        settings=settings.model_copy(update={"aggregator": config}),
+    )
     sys.exit(service.run())

@@ -37,6 +37,19 @@ class HealthConfig(Section):
     )
 
 
+class WebConfig(Section):
+    """The operator web UI and API (aggregator/web)."""
+
+    session_hours: float = Field(12.0, gt=0, le=24 * 30, description="Login session lifetime.")
+    cookie_secure: bool = Field(
+        False, description="Send the session cookie over HTTPS only (set behind TLS)."
+    )
+    login_attempts: int = Field(
+        5, ge=1, le=1000, description="Failed logins per username (and 4x per IP) per window."
+    )
+    login_window_s: float = Field(300.0, gt=0, description="Window of the login rate limit.")
+
+
 class AggregatorConfig(Section):
     evidence_dir: Path | None = Field(None, description="Default: data_dir/evidence.")
     event_types_file: Path = Path("configs/event_types.yaml")
@@ -44,3 +57,4 @@ class AggregatorConfig(Section):
     receiver: ReceiverConfig = Field(default_factory=ReceiverConfig)
     cases: CaseConfig = Field(default_factory=CaseConfig)
     health: HealthConfig = Field(default_factory=HealthConfig)
+    web: WebConfig = Field(default_factory=WebConfig)

@@ -11,7 +11,9 @@ a bug in the store) is logged once and the exit code is 1.
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from aggregator.config import AggregatorConfig
 from aggregator.metrics import AggregatorMetrics, GaugeSource
@@ -19,9 +21,19 @@ from aggregator.receiver import EventFactory, EventSink, Receiver
 from gridwatch.process import Service
 from gridwatch.secrets import mask_url
 
+if TYPE_CHECKING:
+    import uvicorn
+
+    from gridwatch.config import Settings
+
 
 class AggregatorService(Service):
-    """The long-running aggregator; ``store`` and ``event_factory`` are for tests."""
+    """The long-running aggregator; ``store`` and ``event_factory`` are for tests.
+
+    With ``web_port`` it also serves the web UI/API (aggregator/web) from a uvicorn
+    thread of the same process; a web server that fails (e.g. the port is taken) is a
+    worker error like any other: the service stops and exits 1.
+    """
 
     def __init__(
         self,
@@ -32,6 +44,9 @@ class AggregatorService(Service):
         store: EventSink | None = None,
         event_factory: EventFactory | None = None,
         metrics: AggregatorMetrics | None = None,
+        web_port: int | None = None,
+        web_host: str = "127.0.0.1",
+        settings: Settings | None = None,
     ) -> None:
         super().__init__("gridwatch.aggregator")
         self.config = config
@@ -41,6 +56,11 @@ class AggregatorService(Service):
         self.event_factory = event_factory
         self.metrics = metrics or AggregatorMetrics()
         self.receiver: Receiver | None = None
+        self.web_port = web_port
+        self.web_host = web_host
+        self.settings = settings
+        self.web_server: uvicorn.Server | None = None
+        self._web_thread: threading.Thread | None = None
 
     def _open_store(self) -> EventSink:
         from aggregator.event_types import EventTypes
@@ -61,6 +81,7 @@ class AggregatorService(Service):
         else:
             self.log.info("store has no gauges(): case/camera gauges are off")
         self.metrics.serve(self.config.metrics_port)
+        self._start_web()
         receiver = Receiver(
             self.config.receiver, store, self.metrics, event_factory=self.event_factory
         )
@@ -70,3 +91,37 @@ class AggregatorService(Service):
             receiver.serve(self.stopping)
         finally:
             receiver.close()
+            self._stop_web()
+
+    def _start_web(self) -> None:
+        if not self.web_port:
+            return
+        import uvicorn
+
+        from aggregator.web.app import create_app
+        from gridwatch.config import Settings
+
+        settings = self.settings or Settings(aggregator=self.config)
+        app = create_app(settings, db_url=self.db_url, evidence_dir=self.evidence_dir)
+        config = uvicorn.Config(
+            app, host=self.web_host, port=self.web_port, log_level="warning", access_log=False
+        )
+        self.web_server = uvicorn.Server(config)
+        self._web_thread = threading.Thread(target=self._run_web, name="web", daemon=True)
+        self._web_thread.start()
+        self.log.info("web UI on http://%s:%d", self.web_host, self.web_port)
+
+    def _run_web(self) -> None:
+        assert self.web_server is not None
+        try:
+            self.web_server.run()
+        except BaseException as exc:  # uvicorn exits (SystemExit) when it cannot bind
+            self.record_error(exc, "web server")
+            return
+        if not (self.stopping.is_set() or self.web_server.should_exit):
+            self.record_error(RuntimeError("web server stopped on its own"), "web server")
+
+    def _stop_web(self) -> None:
+        if self.web_server is not None and self._web_thread is not None:
+            self.web_server.should_exit = True
+            self._web_thread.join(timeout=10)

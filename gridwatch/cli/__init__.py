@@ -30,6 +30,8 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "cases": ("aggregator.cases_cli:cases", "List, show and move cases through the workflow."),
     "bench": ("gridwatch.cli.bench_cmd:bench", "Benchmarks: edge, aggregator, registry."),
     "keys": ("gridwatch.cli.keys_cmd:keys", "Generate CURVE key pairs for agents and aggregator."),
+    "web": ("aggregator.web.cli:web", "Serve the operator web UI, JSON API and Open311."),
+    "users": ("aggregator.web.users_cli:users", "Add web users, issue API tokens, list users."),
 }
 
 

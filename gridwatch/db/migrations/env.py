@@ -6,6 +6,7 @@ from alembic import context
 from sqlalchemy import Connection
 
 import aggregator.models  # noqa: F401  (registers the aggregator's tables)
+import aggregator.web.models  # noqa: F401  (registers the web access tables)
 from gridwatch.db.models import Base
 
 target_metadata = Base.metadata
