@@ -29,3 +29,106 @@ def registry(
     from benchmarks.registry import run
 
     run(count, node_count, db_url, settings_from(ctx).grid.file, json_path)
+
+
+def _csv(kind: type, value: str) -> list:
+    try:
+        return [kind(v.strip()) for v in value.split(",") if v.strip()]
+    except ValueError as exc:
+        raise click.BadParameter(str(exc)) from None
+
+
+@bench.command()
+@click.option("--cameras", type=click.IntRange(min=1), default=None, help="Run this K only.")
+@click.option(
+    "--max-cameras",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Step K = 4, 8, 16, ... up to this until a step does not hold (default 32).",
+)
+@click.option("--seconds", type=click.FloatRange(min=2), default=30.0, show_default=True)
+@click.option(
+    "--interval",
+    type=click.FloatRange(min=0.1),
+    default=1.0,
+    show_default=True,
+    help="Target analysis interval per camera (s).",
+)
+@click.option("--sizes", default="720p,1080p", show_default=True, help="360p, 720p, 1080p.")
+@click.option("--gops", default="25,50", show_default=True, help="Keyframe intervals (frames).")
+@click.option("--device", type=click.Choice(["cpu", "cuda"]), default="cpu", show_default=True)
+@click.option("--skip-baseline", is_flag=True, help="No ultralytics / decode-only comparison.")
+@click.option("--decode-seconds", type=click.FloatRange(min=1), default=5.0, show_default=True)
+@click.option("--json", "json_path", type=click.Path(path_type=Path, dir_okay=False), default=None)
+@click.pass_context
+def edge(
+    ctx: click.Context,
+    cameras: int | None,
+    max_cameras: int | None,
+    seconds: float,
+    interval: float,
+    sizes: str,
+    gops: str,
+    device: str,
+    skip_baseline: bool,
+    decode_seconds: float,
+    json_path: Path | None,
+) -> None:
+    """Live RTSP cameras into one edge agent: cameras held, CPU, detector, latency, memory."""
+    from benchmarks.edge import BenchError, EdgeOptions, camera_steps, run
+
+    if cameras is not None and max_cameras is not None:
+        raise click.UsageError("--cameras and --max-cameras exclude each other")
+    opts = EdgeOptions(
+        steps=camera_steps(cameras, max_cameras),
+        seconds=seconds,
+        interval=interval,
+        sizes=_csv(str, sizes),
+        gops=_csv(int, gops),
+        device=device,
+        skip_baseline=skip_baseline,
+        decode_seconds=decode_seconds,
+    )
+    try:
+        doc = run(settings_from(ctx), opts, json_path)
+    except (BenchError, ValueError) as exc:
+        raise click.ClickException(str(exc)) from None
+    if not doc["results"]["ok"]:
+        ctx.exit(1)
+
+
+@bench.command()
+@click.option("--agents", type=click.IntRange(min=1), default=4, show_default=True)
+@click.option(
+    "--rate", type=click.FloatRange(min=1), default=500, show_default=True, help="Events/s/agent."
+)
+@click.option("--burst", type=click.IntRange(min=1), default=10, show_default=True)
+@click.option("--seconds", type=click.FloatRange(min=1), default=20, show_default=True)
+@click.option("--cameras", type=click.IntRange(min=100), default=200_000, show_default=True)
+@click.option("--db", "db_url", default=None, help="Database URL (default: temporary SQLite).")
+@click.option(
+    "--both", is_flag=True, help="SQLite, then a fresh PostgreSQL database on 127.0.0.1:5432."
+)
+@click.option("--json", "json_path", type=click.Path(path_type=Path, dir_okay=False), default=None)
+@click.pass_context
+def aggregator(
+    ctx: click.Context,
+    agents: int,
+    rate: float,
+    burst: int,
+    seconds: float,
+    cameras: int,
+    db_url: str | None,
+    both: bool,
+    json_path: Path | None,
+) -> None:
+    """Simulated edge agents into a real aggregator: events/s, latency, count check."""
+    from benchmarks.aggregator import AggOptions, run
+
+    if both and db_url:
+        raise click.UsageError("--both and --db exclude each other")
+    urls: list[str | None] = [None, "postgresql"] if both else [db_url]
+    opts = AggOptions(agents, rate, burst, seconds, cameras)
+    doc = run(opts, urls, settings_from(ctx).grid.file, json_path)
+    if not doc["results"]["ok"]:
+        ctx.exit(1)
