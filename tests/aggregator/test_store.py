@@ -58,8 +58,8 @@ def make_registry(url: str) -> Engine:
         for cam, grid in CAMERAS.items():
             s.add(
                 CameraRow(
-                    camera_id=cam, name=cam, main_url="rtsp://admin:hunter2@10.0.0.1/1",
-                    sub_url="rtsp://admin:hunter2@10.0.0.1/2", lon=121.2, lat=31.0,
+                    camera_id=cam, name=cam, main_url="rtsp://admin:hunter2@127.0.0.1:9/1",
+                    sub_url="rtsp://admin:hunter2@127.0.0.1:9/2", lon=121.2, lat=31.0,
                     enabled=True, analysis_interval_s=2.0, zones=[], tags=[], grid_code=grid,
                     community_code=COMMUNITY, street_code=STREET,
                     grid_path=f"{PATH_A[:-4]}{'网格01' if grid == GRID_A else '网格02'}",
@@ -267,3 +267,34 @@ def test_throughput_smoke(sqlite_url: str, tmp_path: Path) -> None:
         assert len(store.commit_events(batch).committed) == 500
     assert time.perf_counter() - start < 10
     assert len(cases_of(engine)) == 6  # 3 cameras x 2 codes
+
+
+def test_remembered_cases_follow_other_writers_and_late_events(
+    sqlite_url: str, tmp_path: Path
+) -> None:
+    """SQLite keeps cases between batches: an operator's move, a trimmed case met again by a
+    late event, and a rejected case are all seen as the database has them."""
+    engine = make_registry(sqlite_url)
+    store = make_store(engine, tmp_path, window_s=600)
+    first = event()
+    store.commit_events([incoming(first)])
+    (case,) = cases_of(engine)
+    types = event_types()
+    transition_case(
+        engine, case.id, CaseState.REJECTED, actor="op", types=types, reason="false_positive"
+    )
+    store.commit_events([incoming(event(t=MONDAY_10AM + 60))])  # rejected: a new case
+    assert [c.state for c in cases_of(engine)] == ["rejected", "pending_review"]
+    far = MONDAY_10AM + 10 * 3600  # trims everything seen before
+    store.commit_events([incoming(event(camera="cam-3", t=far))])
+    assert store.cache is not None and case.id not in store.cache.cases
+    late = event(t=MONDAY_10AM + 120)  # a late sighting of the open case, from the outbox
+    store.commit_events([incoming(late)])
+    again = event(incident=first.incident_id, t=far + 60)  # same incident, long after
+    store.commit_events([incoming(again)])
+    rows = cases_of(engine)
+    assert [(c.state, c.sightings) for c in rows] == [
+        ("rejected", 2),
+        ("pending_review", 2),
+        ("pending_review", 1),
+    ]

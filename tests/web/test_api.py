@@ -130,7 +130,7 @@ def test_cameras_health_masking_and_zone_edits(db_url: str, tmp_path: Path) -> N
         db.execute(
             insert(CAMERA_STATUS).values(
                 camera_id="cam-2", node_id="node-0", state="offline",
-                reason="rtsp://admin:hunter2@10.0.0.1/2 timed out", last_frame_at=MONDAY_10AM,
+                reason="rtsp://admin:hunter2@127.0.0.1:9/2 timed out", last_frame_at=MONDAY_10AM,
                 last_heartbeat_at=MONDAY_10AM + 5, since=MONDAY_10AM, maintenance_case_id=None,
             )
         )  # fmt: skip
@@ -138,7 +138,7 @@ def test_cameras_health_masking_and_zone_edits(db_url: str, tmp_path: Path) -> N
     body = client.get("/api/cameras").json()
     assert body["total"] == 3
     cam1, cam2, _ = body["items"]
-    assert cam1["main_url"] == "rtsp://admin:***@10.0.0.1/1" and cam1["health"] is None
+    assert cam1["main_url"] == "rtsp://admin:***@127.0.0.1:9/1" and cam1["health"] is None
     assert cam1["open_cases"] == 1
     assert cam2["health"]["state"] == "offline" and "***" in cam2["health"]["reason"]
     ids = lambda **p: [c["camera_id"] for c in client.get("/api/cameras", params=p).json()["items"]]  # noqa: E731
@@ -162,7 +162,7 @@ def test_cameras_health_masking_and_zone_edits(db_url: str, tmp_path: Path) -> N
     with session_scope(site.engine) as db:
         row = db.get(CameraRow, "cam-1")
         assert row is not None and row.zones == [ZONE] and not row.enabled
-        assert row.main_url == "rtsp://admin:hunter2@10.0.0.1/1"  # untouched, only masked out
+        assert row.main_url == "rtsp://admin:hunter2@127.0.0.1:9/1"  # untouched, only masked out
 
 
 def test_grid_geojson_counts_open_cases(db_url: str, tmp_path: Path) -> None:
