@@ -1,8 +1,9 @@
 """``gridwatch demo``: the main job on embedded defaults.
 
-Until the edge pipeline and the aggregator exist, the main job is the registry: load the
-Songjiang grid into the database, import the demo camera registry, and print the
-per-street summary with the node each camera would run on.
+By default the whole system runs live (see :mod:`gridwatch.demo`): scene cameras over
+RTSP, an edge agent, the aggregator with SQLite and the web UI, with a demo login.
+``--registry-summary`` instead loads the Songjiang grid, imports the camera registry and
+prints the per-street summary with the GPU nodes the cameras spread over.
 """
 
 from __future__ import annotations
@@ -17,6 +18,11 @@ from gridwatch.cli.common import db_option, print_table, settings_from
 
 
 @click.command()
+@click.option(
+    "--registry-summary",
+    is_flag=True,
+    help="Only load the grid, import the registry and print the per-street summary.",
+)
 @db_option
 @click.option(
     "--registry",
@@ -25,8 +31,87 @@ from gridwatch.cli.common import db_option, print_table, settings_from
     default=None,
     help="Registry CSV (default: registry.file from the config).",
 )
+@click.option("--port", "web_port", type=click.IntRange(1, 65535), default=8080, show_default=True)
+@click.option(
+    "--folder",
+    type=click.Path(path_type=Path, file_okay=False),
+    default=None,
+    help="Demo folder, made anew (default: <data_dir>/demo).",
+)
+@click.option(
+    "--scenes",
+    "scenes_dir",
+    type=click.Path(path_type=Path, file_okay=False),
+    default=None,
+    help="Scene clips (default: <data_dir>/demo-scenes, made once).",
+)
+@click.option(
+    "--seconds", type=click.FloatRange(min=0), default=0, help="Stop after this long (0: Ctrl-C)."
+)
 @click.pass_context
-def demo(ctx: click.Context, db_url: str | None, registry_file: Path | None) -> None:
+def demo(
+    ctx: click.Context,
+    registry_summary: bool,
+    db_url: str | None,
+    registry_file: Path | None,
+    web_port: int,
+    folder: Path | None,
+    scenes_dir: Path | None,
+    seconds: float,
+) -> None:
+    """Run the whole system live on embedded defaults (or --registry-summary)."""
+    if registry_summary:
+        _registry_summary(ctx, db_url, registry_file)
+    else:
+        _live(ctx, web_port, folder, scenes_dir, seconds)
+
+
+def _live(
+    ctx: click.Context, web_port: int, folder: Path | None, scenes_dir: Path | None, seconds: float
+) -> None:
+    import secrets
+    import signal
+
+    from gridwatch import demo as live
+    from gridwatch.scenes.server import RtspServer
+
+    settings = settings_from(ctx)
+    data = settings.data_dir()
+    scenes = live.make_scenes(scenes_dir or data / "demo-scenes", click.echo)
+    password = secrets.token_urlsafe(9)
+    stop_requested: list[str] = []
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda signum, _f: stop_requested.append(signal.Signals(signum).name))
+    with RtspServer(scenes, user="camera", password=password) as server:
+        site = live.prepare(
+            settings,
+            folder or data / "demo",
+            scenes,
+            lambda mount: server.url(mount, user="camera", password=password),
+            web_port,
+            click.echo,
+        )
+        procs = {
+            "aggregator": live.start(
+                site, "aggregator", "run", "--web-port", str(web_port), log="aggregator.log"
+            ),
+            "edge": live.start(site, "edge", "run", "--node", live.NODE, log="edge.log"),
+        }
+        click.echo(
+            f"gridwatch demo is running: {len(live.SCENES)} scene cameras on rtsp://127.0.0.1:"
+            f"{server.port}, an edge agent, the aggregator (SQLite in {site.folder})\n"
+            f"  web UI:  {site.web_url}\n"
+            f"  login:   {site.username} / {site.password}\n"
+            "Cases appear after the first incidents (about half a minute). Ctrl-C stops."
+        )
+        failure = live.wait(procs, site, seconds, lambda: bool(stop_requested), click.echo)
+        codes = live.stop_all(list(procs.values()))
+    if failure or any(codes):
+        raise click.ClickException(failure or f"a demo process failed (exit codes {codes})")
+    click.echo("demo stopped cleanly")
+
+
+def _registry_summary(ctx: click.Context, db_url: str | None, registry_file: Path | None) -> None:
     """Build the grid, import the demo registry, print the per-street summary."""
     from gridwatch.cli.grid_loading import load_grid_file
     from gridwatch.db import CameraRow, GridUnitRow, open_db, session_scope

@@ -11,7 +11,7 @@ from gridwatch.registry.csvfile import read_registry
 def test_demo_builds_grid_imports_registry_and_summarises(repo: Path, tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'demo.db'}"
     out = subprocess.run(
-        [sys.executable, "-m", "gridwatch.cli", "demo", "--db", url],
+        [sys.executable, "-m", "gridwatch.cli", "demo", "--registry-summary", "--db", url],
         cwd=repo,
         capture_output=True,
         text=True,
@@ -25,7 +25,7 @@ def test_demo_builds_grid_imports_registry_and_summarises(repo: Path, tmp_path: 
     assert re.search(rf"total: {rows} cameras, \d+ enabled, over 2 node\(s\)", out.stdout)
     assert not re.search(r"rtsp://admin:(?!\*\*\*@)[^@/\s]+@", out.stdout + out.stderr)
     again = subprocess.run(
-        [sys.executable, "-m", "gridwatch.cli", "demo", "--db", url],
+        [sys.executable, "-m", "gridwatch.cli", "demo", "--registry-summary", "--db", url],
         cwd=repo,
         capture_output=True,
         text=True,
