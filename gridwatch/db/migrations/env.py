@@ -5,8 +5,9 @@ from __future__ import annotations
 from alembic import context
 from sqlalchemy import Connection
 
-import aggregator.models  # noqa: F401  (registers the aggregator's tables)
-import aggregator.web.models  # noqa: F401  (registers the web access tables)
+# Importing the model modules registers their tables on Base.metadata.
+import aggregator.models
+import aggregator.web.models  # noqa: F401
 from gridwatch.db.models import Base
 
 target_metadata = Base.metadata
