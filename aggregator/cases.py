@@ -26,18 +26,21 @@ candidates with a few queries and writes its results in bulk.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from operator import attrgetter
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Connection, bindparam, insert, update
+from sqlalchemy import JSON, Connection, Table, bindparam, insert, update
 
 from aggregator.config import CaseConfig
 from aggregator.event_types import EventTypes
 from aggregator.models import CASES, TRANSITIONS
 from aggregator.workflow import (
+    CASE_FIELDS,
     OPEN_STATES,
     CaseRecord,
     CaseState,
@@ -252,6 +255,44 @@ SIGHTING_COLUMNS = (
 )
 
 
+_dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+
+
+def insert_many(
+    conn: Connection, table: Table, columns: Sequence[str], rows: Sequence[Sequence[Any]]
+) -> None:
+    """Bulk INSERT of value tuples (in the order of ``columns``).
+
+    On SQLite straight through the driver's executemany (2-3x faster): SQLAlchemy's
+    per-row parameter processing is most of the cost of a 500-row insert, and SQLite
+    needs no type adaptation beyond JSON text.
+    """
+    if not rows:
+        return
+    if conn.dialect.name != "sqlite":
+        conn.execute(insert(table), [dict(zip(columns, row, strict=True)) for row in rows])
+        return
+    json_at = [i for i, n in enumerate(columns) if isinstance(table.c[n].type, JSON)]
+    if json_at:
+        params: Sequence[Sequence[Any]] = [_encode(row, json_at) for row in rows]
+    else:
+        params = [tuple(row) for row in rows]
+    marks = ", ".join("?" * len(columns))
+    conn.exec_driver_sql(
+        f"INSERT INTO {table.name} ({', '.join(columns)}) VALUES ({marks})", params
+    )
+
+
+def _encode(row: Sequence[Any], json_at: list[int]) -> tuple[Any, ...]:
+    out = list(row)
+    for i in json_at:
+        value = out[i]
+        if isinstance(value, str):
+            continue  # already JSON text
+        out[i] = "[]" if value == [] else _dumps(value)  # most events have no evidence
+    return tuple(out)
+
+
 def update_cases(
     conn: Connection, cases: Sequence[CaseRecord], columns: Sequence[str] | None = None
 ) -> None:
@@ -262,18 +303,49 @@ def update_cases(
     """
     if not cases:
         return
-    names = [n for n in (columns or cases[0].values()) if n not in ("id", "origin_key")]
+    names = [n for n in (columns or CASE_FIELDS) if n not in ("id", "origin_key")]
+    if conn.dialect.name == "sqlite":
+        # As insert_many: straight through the driver, JSON and the state as text.
+        get = attrgetter(*names, "id")
+        boxes = names.index("last_boxes") if "last_boxes" in names else -1
+        state = names.index("state") if "state" in names else -1
+        params = []
+        for case in cases:
+            row = list(get(case))
+            if boxes >= 0:
+                row[boxes] = _dumps(row[boxes])
+            if state >= 0:
+                row[state] = str(row[state])
+            params.append(tuple(row))
+        sets = ", ".join(f"{n} = ?" for n in names)
+        conn.exec_driver_sql(f"UPDATE cases SET {sets} WHERE id = ?", params)
+        return
     rows = []
     for case in cases:
         values = case.values()
         rows.append({"b_id": case.id, **{n: values[n] for n in names}})
-    params: dict[str, Any] = {name: bindparam(name) for name in names}
-    conn.execute(update(CASES).where(CASES.c.id == bindparam("b_id")).values(params), rows)
+    binds: dict[str, Any] = {name: bindparam(name) for name in names}
+    conn.execute(update(CASES).where(CASES.c.id == bindparam("b_id")).values(binds), rows)
+
+
+TRANSITION_COLUMNS = (
+    "case_id",
+    "at",
+    "actor",
+    "action",
+    "from_state",
+    "to_state",
+    "note",
+    "reason",
+)
 
 
 def insert_transitions(
     conn: Connection, records: Sequence[TransitionRecord], ids: dict[str, int]
 ) -> None:
     """INSERT transition records; ``ids`` maps each case's origin key to its id."""
-    if records:
-        conn.execute(insert(TRANSITIONS), [r.values(ids[r.case_key]) for r in records])
+    rows = [
+        (ids[r.case_key], r.at, r.actor, r.action, r.from_state, str(r.to_state), r.note, r.reason)
+        for r in records
+    ]
+    insert_many(conn, TRANSITIONS, TRANSITION_COLUMNS, rows)

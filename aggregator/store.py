@@ -7,12 +7,21 @@ what it returns. Per batch the store does a fixed number of queries, whatever it
    remembered for ``NEGATIVE_TTL_S``),
 2. one SELECT for the event ids already stored (at-least-once delivery: a duplicate is
    committed again, i.e. acked, but inserted only once),
-3. one SELECT for the cases of the batch's incidents, one for the open cases of its
-   cameras, then matching in memory (aggregator/cases.py),
+3. the candidate cases, then matching in memory (aggregator/cases.py). On PostgreSQL:
+   one SELECT for the cases of the batch's incidents, one for the open cases of its
+   cameras. On SQLite the store remembers cases between batches
+   (aggregator/case_cache.py) and only reads what other writers changed since the last
+   batch (new case ids, new transitions) and the incidents it has not seen; the batch
+   takes SQLite's write lock first (``BEGIN IMMEDIATE``) so nothing moves in between
+   (reloading every candidate was most of a batch's cost with thousands of open cases),
 4. evidence blobs to ``evidence_dir/YYYY/MM/DD/<event_id>/<name>`` (UTC date of the
    event) *before* the commit, so a committed event always has its files,
 5. bulk INSERT of new cases (RETURNING ids), events and transitions, one bulk UPDATE of
-   the changed cases, one COMMIT.
+   the changed cases (sightings touch only their own columns), one COMMIT. On SQLite the
+   inserts and updates go straight through the driver's executemany.
+
+A failed batch (rolled back) makes the store forget its remembered cases: the next batch
+loads them afresh.
 
 A unique-key race with another writer (two aggregators on one PostgreSQL) rolls the
 batch back and retries it; the retry sees the other writer's rows as existing.
@@ -31,21 +40,23 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, cast
 
-from sqlalchemy import JSON, Connection, Engine, Table, and_, func, insert, select
+from sqlalchemy import Connection, Engine, Table, and_, func, select
 from sqlalchemy.exc import IntegrityError
 
+from aggregator.case_cache import CaseCache
 from aggregator.cases import (
     SIGHTING_COLUMNS,
     CameraPlace,
     CaseMatcher,
     insert_cases,
+    insert_many,
     insert_transitions,
     update_cases,
 )
 from aggregator.config import AggregatorConfig
 from aggregator.event_types import EventTypes
 from aggregator.health import CameraHealth
-from aggregator.models import CAMERA_STATUS, CASES, EVENTS
+from aggregator.models import CAMERA_STATUS, CASES, EVENTS, TRANSITIONS
 from aggregator.workflow import OPEN_STATES, CaseRecord, CaseState
 from gridwatch.db.models import CameraRow
 from gridwatch.protocol import EventPayload, HeartbeatPayload
@@ -55,7 +66,19 @@ log = logging.getLogger(__name__)
 CHUNK = 2000  # ids per IN (...) list: well under SQLite's and PostgreSQL's limits
 NEGATIVE_TTL_S = 30.0
 REFRESH_S = 300.0
+_json_text = json.encoder.encode_basestring  # a JSON string, non-ASCII kept
+
+
+def _box_text(cls: str, conf: float, xyxy: Sequence[float]) -> str:
+    return f'{{"cls":{_json_text(cls)},"conf":{conf!r},"xyxy":[{",".join(map(repr, xyxy))}]}}'
+
+
+KEEP_WINDOWS = 3  # the case cache keeps cases seen within this many matching windows
 _SAFE_NAME = re.compile(r"[^A-Za-z0-9._-]")
+
+# What a committed batch leaves for the case cache: new cases, incident -> case id, the
+# last transition id (None: no transitions), the latest event time.
+Committed = tuple[list[CaseRecord], dict[str, int], int | None, float]
 
 
 @dataclass(frozen=True)
@@ -81,23 +104,63 @@ def _chunks(items: Sequence[str]) -> Iterable[Sequence[str]]:
         yield items[i : i + CHUNK]
 
 
-def _insert_many(conn: Connection, table: Table, rows: list[dict[str, Any]]) -> None:
-    """Bulk INSERT; on SQLite straight through the driver's executemany (2-3x faster).
+EVENT_COLUMNS = (
+    "event_id",
+    "incident_id",
+    "phase",
+    "case_id",
+    "camera_id",
+    "node_id",
+    "rule_id",
+    "event_code",
+    "grid_code",
+    "t_start",
+    "t_event",
+    "received_at",
+    "confidence",
+    "boxes",
+    "zone_id",
+    "model",
+    "evidence",
+)
 
-    SQLAlchemy's per-row parameter processing is most of the cost of a 500-row insert;
-    SQLite needs no type adaptation beyond JSON text, so the hot path skips it there.
+
+def _event_row(
+    ev: IncomingEvent,
+    place: CameraPlace,
+    case_id: int | None,
+    evidence: list[str],
+    as_text: bool = False,
+) -> tuple[Any, ...]:
+    """An ``events`` row in the order of ``EVENT_COLUMNS``; ``as_text``: JSON as text.
+
+    The text is what json.dumps(..., ensure_ascii=False, separators=(",", ":")) writes
+    for the same list (floats are finite: the protocol checks them), built directly.
     """
-    if not rows:
-        return
-    if conn.dialect.name != "sqlite":
-        conn.execute(insert(table), rows)
-        return
-    names = list(rows[0])
-    json_cols = {n for n in names if isinstance(table.c[n].type, JSON)}
-    sql = f"INSERT INTO {table.name} ({', '.join(names)}) VALUES ({', '.join('?' * len(names))})"
-    dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
-    params = [tuple(dumps(r[n]) if n in json_cols else r[n] for n in names) for r in rows]
-    conn.exec_driver_sql(sql, params)
+    p = ev.payload
+    if as_text:
+        boxes: Any = "[" + ",".join(_box_text(b.cls, b.conf, b.xyxy) for b in p.boxes) + "]"
+    else:
+        boxes = [{"cls": b.cls, "conf": b.conf, "xyxy": list(b.xyxy)} for b in p.boxes]
+    return (
+        p.event_id,
+        p.incident_id,
+        str(p.phase),
+        case_id,
+        p.camera_id,
+        ev.node_id,
+        p.rule_id,
+        p.event_code,
+        place.grid_code,
+        p.t_start,
+        p.t_event,
+        ev.received_at,
+        p.confidence,
+        boxes,
+        p.zone_id,
+        p.model,
+        evidence,
+    )
 
 
 class CameraCache:
@@ -161,6 +224,8 @@ class EventStore:
         self.config = config
         self.types = event_types
         self.cameras = CameraCache(engine)
+        # SQLite: one write lock, ids in commit order: cases are remembered between batches.
+        self.cache = CaseCache() if engine.dialect.name == "sqlite" else None
         self.health = CameraHealth(engine, config.health, event_types, self.cameras.get_many)
 
     # ----------------------------------------------------------------- events
@@ -186,54 +251,96 @@ class EventStore:
         for attempt in range(3):
             try:
                 with self.engine.begin() as conn:
-                    self._commit(conn, accepted, places)
+                    done = self._commit(conn, accepted, places)
+                if done is not None and self.cache is not None:
+                    self.cache.committed(*done)
+                    self.cache.trim(KEEP_WINDOWS * self.config.cases.window_s)
                 break
             except IntegrityError:
+                self._forget()
                 if attempt == 2:
                     raise
                 log.warning("unique-key race while committing %d events; retrying", len(accepted))
+            except BaseException:
+                self._forget()
+                raise
         return result
+
+    def _forget(self) -> None:
+        # A failed batch changed cached cases in memory; its transaction was rolled back.
+        if self.cache is not None:
+            self.cache.clear()
 
     def _commit(
         self, conn: Connection, accepted: list[IncomingEvent], places: dict[str, CameraPlace]
-    ) -> None:
+    ) -> Committed | None:
+        if self.cache is not None:
+            # Hold the write lock from the first read: nobody moves a case between our
+            # reading it and writing it, and ids grow in commit order (aggregator/case_cache.py).
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
         existing = self._existing(conn, [ev.payload.event_id for ev in accepted])
         new = [ev for ev in accepted if ev.payload.event_id not in existing]
         if not new:
-            return
+            return None
         new.sort(key=lambda ev: (ev.payload.t_event, ev.payload.event_id))
         matcher = self._matcher(conn, new)
         case_keys = [
             matcher.add(ev.payload, places[ev.payload.camera_id], ev.received_at) for ev in new
         ]
         evidence = [self._write_evidence(ev) for ev in new]
-        insert_cases(conn, [matcher.cases[k] for k in matcher.new_keys])
+        sqlite = self.cache is not None
+        fresh = [matcher.cases[k] for k in matcher.new_keys]
+        insert_cases(conn, fresh)
         ids = {key: case.id for key, case in matcher.cases.items() if case.id is not None}
         rows = [
-            self._event_row(ev, places[ev.payload.camera_id], ids[k] if k else None, paths)
+            _event_row(ev, places[ev.payload.camera_id], ids[k] if k else None, paths, sqlite)
             for ev, k, paths in zip(new, case_keys, evidence, strict=True)
         ]
-        _insert_many(conn, EVENTS, rows)
+        insert_many(conn, EVENTS, EVENT_COLUMNS, rows)
         moved = {t.case_key for t in matcher.transitions}
         touched = sorted(matcher.touched)
         update_cases(conn, [matcher.cases[k] for k in touched if k in moved])
         sighted = [matcher.cases[k] for k in touched if k not in moved]
         update_cases(conn, sighted, SIGHTING_COLUMNS)
         insert_transitions(conn, matcher.transitions, ids)
+        if self.cache is None:
+            return None
+        last_transition = None
+        if matcher.transitions:
+            t = TRANSITIONS.c.id
+            last_transition = conn.execute(select(func.max(t))).scalar_one()
+        incidents = {
+            ev.payload.incident_id: ids[k] for ev, k in zip(new, case_keys, strict=True) if k
+        }
+        return fresh, incidents, last_transition, new[-1].payload.t_event
 
     @staticmethod
     def _existing(conn: Connection, ids: list[str]) -> set[str]:
         found: set[str] = set()
         col = EVENTS.c.event_id
+        sqlite = conn.dialect.name == "sqlite"
         for chunk in _chunks(ids):
-            found.update(conn.execute(select(col).where(col.in_(chunk))).scalars())
+            if sqlite:  # straight to the driver: compiling an expanding IN costs more
+                sql = (
+                    f"SELECT event_id FROM events WHERE event_id IN ({','.join('?' * len(chunk))})"
+                )
+                found.update(row[0] for row in conn.exec_driver_sql(sql, tuple(chunk)))
+            else:
+                found.update(conn.execute(select(col).where(col.in_(chunk))).scalars())
         return found
 
     def _matcher(self, conn: Connection, new: list[IncomingEvent]) -> CaseMatcher:
         """Load the candidate cases of a batch: its incidents' cases and open cases nearby."""
+        since = min(ev.payload.t_event for ev in new) - self.config.cases.window_s
+        incident_ids = sorted({ev.payload.incident_id for ev in new})
+        if self.cache is not None:
+            self.cache.sync(conn, since)
+            spots = {(ev.payload.camera_id, ev.payload.event_code) for ev in new}
+            candidates, by_incident = self.cache.candidates(conn, spots, incident_ids)
+            return CaseMatcher(self.config.cases, self.types, candidates, by_incident)
         e = EVENTS.c
         incidents: dict[str, int] = {}
-        for chunk in _chunks(sorted({ev.payload.incident_id for ev in new})):
+        for chunk in _chunks(incident_ids):
             stmt = (
                 select(e.incident_id, func.min(e.case_id))
                 .where(e.incident_id.in_(chunk), e.case_id.is_not(None))
@@ -241,7 +348,6 @@ class EventStore:
             )
             incidents.update({inc: cid for inc, cid in conn.execute(stmt)})
         c = CASES.c
-        since = min(ev.payload.t_event for ev in new) - self.config.cases.window_s
         cameras = sorted({ev.payload.camera_id for ev in new})
         cases: dict[int, CaseRecord] = {}
         open_states = [str(s) for s in OPEN_STATES]
@@ -280,31 +386,6 @@ class EventStore:
             os.replace(tmp, self.evidence_dir / rel)
             paths.append(rel.as_posix())
         return paths
-
-    @staticmethod
-    def _event_row(
-        ev: IncomingEvent, place: CameraPlace, case_id: int | None, evidence: list[str]
-    ) -> dict[str, Any]:
-        p = ev.payload
-        return {
-            "event_id": p.event_id,
-            "incident_id": p.incident_id,
-            "phase": str(p.phase),
-            "case_id": case_id,
-            "camera_id": p.camera_id,
-            "node_id": ev.node_id,
-            "rule_id": p.rule_id,
-            "event_code": p.event_code,
-            "grid_code": place.grid_code,
-            "t_start": p.t_start,
-            "t_event": p.t_event,
-            "received_at": ev.received_at,
-            "confidence": p.confidence,
-            "boxes": [{"cls": b.cls, "conf": b.conf, "xyxy": list(b.xyxy)} for b in p.boxes],
-            "zone_id": p.zone_id,
-            "model": p.model,
-            "evidence": evidence,
-        }
 
     # ----------------------------------------------------------------- health, upkeep
 

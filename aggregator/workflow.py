@@ -167,16 +167,16 @@ class CaseRecord:
         """From a ``cases`` row (a Core Row, or an ORM CaseRow)."""
         if hasattr(row, "_asdict"):
             return cls(**row._asdict())
-        return cls(**{name: getattr(row, name) for name in _FIELDS})
+        return cls(**{name: getattr(row, name) for name in CASE_FIELDS})
 
     def values(self) -> dict[str, Any]:
         """Column values for an INSERT or UPDATE (not a deep copy: ``last_boxes`` is shared)."""
-        values = {name: getattr(self, name) for name in _FIELDS}
+        values = {name: getattr(self, name) for name in CASE_FIELDS}
         values["state"] = str(self.state)
         return values
 
 
-_FIELDS = tuple(f.name for f in fields(CaseRecord))
+CASE_FIELDS = tuple(f.name for f in fields(CaseRecord))
 
 
 @dataclass(frozen=True)
