@@ -16,7 +16,7 @@ import click
 
 from gridwatch.db import open_db, session_scope
 from gridwatch.grid.model import GridIndex
-from gridwatch.registry.csvfile import read_registry
+from gridwatch.registry.csvfile import bulk_load, read_registry
 from gridwatch.registry.store import (
     ImportReport,
     grid_from_db,
@@ -63,6 +63,19 @@ def import_registry(
 
     A progress bar goes to standard error for large files (``show_progress=None``).
     """
+    with bulk_load():
+        return _import_registry(file, url, default_grid, skip_invalid, prune, echo, show_progress)
+
+
+def _import_registry(
+    file: Path,
+    url: str,
+    default_grid: Path,
+    skip_invalid: bool,
+    prune: bool,
+    echo: Callable[[str], None],
+    show_progress: bool | None,
+) -> ImportReport:
     lines = file.read_bytes().count(b"\n")
     show = lines >= PROGRESS_MIN_ROWS if show_progress is None else show_progress
     with _bar("validating", lines, show) as progress:

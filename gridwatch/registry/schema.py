@@ -62,25 +62,33 @@ class CameraRecord:
 
     def csv_row(self) -> dict[str, str]:
         """The row as it is written to ``camera_registry.csv``."""
-        return {
-            "camera_id": self.camera_id,
-            "name": self.name,
-            "main_url": self.main_url,
-            "sub_url": "" if self.sub_url == self.main_url else self.sub_url,
-            "lon": f"{self.lon:.6f}",
-            "lat": f"{self.lat:.6f}",
-            "enabled": "true" if self.enabled else "false",
-            "analysis_interval_s": f"{self.analysis_interval_s:g}",
-            "zones": dump_zones(list(self.zones)),
-            "tags": ";".join(self.tags),
-        }
+        return dict(zip(COLUMNS, self.cells(), strict=True))
+
+    def cells(self) -> tuple[str, ...]:
+        """The row's cells in the order of ``COLUMNS``."""
+        return (
+            self.camera_id,
+            self.name,
+            self.main_url,
+            "" if self.sub_url == self.main_url else self.sub_url,
+            f"{self.lon:.6f}",
+            f"{self.lat:.6f}",
+            "true" if self.enabled else "false",
+            f"{self.analysis_interval_s:g}",
+            self.zones_cell,
+            ";".join(self.tags),
+        )
 
     @cached_property
     def fingerprint(self) -> str:
         """A stable hash of the row's content, to tell updated rows from unchanged ones."""
-        row = self.csv_row()
-        raw = "\x1f".join(row[c] for c in COLUMNS)
+        raw = "\x1f".join(self.cells())
         return hashlib.blake2b(raw.encode(), digest_size=16).hexdigest()
+
+    @cached_property
+    def zones_cell(self) -> str:
+        """The ``zones`` cell: compact JSON, empty without zones (computed once per record)."""
+        return dump_zones(list(self.zones))
 
     def zones_json(self) -> list[dict[str, Any]]:
         return [z.to_dict() for z in self.zones]
