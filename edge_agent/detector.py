@@ -16,6 +16,8 @@ input size in ``<data_dir>/engines/`` and reused.
 from __future__ import annotations
 
 import os
+import shutil
+import tempfile
 import threading
 import time
 from collections.abc import Sequence
@@ -98,13 +100,22 @@ class Detector:
         if target.is_file():
             return target
         target.parent.mkdir(parents=True, exist_ok=True)
-        if kind == "onnx":
-            made = yolo(str(weights)).export(format="onnx", imgsz=self.imgsz, device="cpu")
-        else:  # UNTESTED: needs a GPU with TensorRT installed
-            made = yolo(str(weights)).export(
-                format="engine", half=True, imgsz=self.imgsz, device=0, batch=self.config.batch_size
-            )
-        Path(made).replace(target)
+        # ultralytics writes the export next to its input: work on a copy in the cache,
+        # never in the (shared, maybe read-only) weights folder.
+        with tempfile.TemporaryDirectory(dir=target.parent) as work:
+            source = Path(work) / weights.name
+            shutil.copyfile(weights, source)
+            if kind == "onnx":
+                made = yolo(str(source)).export(format="onnx", imgsz=self.imgsz, device="cpu")
+            else:  # UNTESTED: needs a GPU with TensorRT installed
+                made = yolo(str(source)).export(
+                    format="engine",
+                    half=True,
+                    imgsz=self.imgsz,
+                    device=0,
+                    batch=self.config.batch_size,
+                )
+            Path(made).replace(target)
         return target
 
     def detect(self, images: Sequence[Image]) -> list[Detections]:

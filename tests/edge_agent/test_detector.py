@@ -62,3 +62,26 @@ def test_bus_and_persons_and_batching(weights_dir: Path, repo: Path, bus: np.nda
     for th in threads:
         th.join(timeout=60)
     assert sorted(out) == [0, 1] and all("bus" in d.labels for d in out.values())  # type: ignore[attr-defined]
+
+
+@pytest.mark.yolo
+def test_onnx_export_is_made_once_and_detects(
+    weights_dir: Path, repo: Path, bus: np.ndarray, tmp_path: Path
+) -> None:
+    pytest.importorskip("onnxruntime")
+    from edge_agent.detector import Detector
+
+    entry = load_catalogue(repo / "models/catalogue.yaml").get()
+    config = DetectorConfig(device="cpu", export="onnx", imgsz=320)
+    det = Detector(entry, config, weights_dir=weights_dir, engines_dir=tmp_path)
+    exported = tmp_path / f"{entry.name}-cpu-320.onnx"
+    assert exported.is_file()
+    made = exported.stat().st_mtime_ns
+    labels = det.detect([bus])[0].labels
+    assert "bus" in labels and "person" in labels
+    Detector(entry, config, weights_dir=weights_dir, engines_dir=tmp_path)  # reuses the cache
+    assert exported.stat().st_mtime_ns == made
+    assert (
+        not list(weights_dir.glob("*-cpu-*"))
+        and not (weights_dir / "yolo26n_from_int8.onnx").exists()
+    )
