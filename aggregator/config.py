@@ -18,8 +18,12 @@ class ReceiverConfig(Section):
     )
     server_secret_key: Path | None = Field(None, description="CURVE secret key file.")
     authorized_keys: Path | None = Field(None, description="Folder of agents' public key files.")
-    commit_batch: int = Field(500, ge=1, le=100_000)
-    commit_max_wait_ms: float = Field(20.0, ge=0, le=10_000)
+    commit_batch: int = Field(
+        2000, ge=1, le=100_000, description="Commit when this many events wait (or are old)."
+    )
+    commit_max_wait_ms: float = Field(
+        20.0, ge=0, le=10_000, description="Commit when the oldest waiting event is this old."
+    )
 
 
 class CaseConfig(Section):

@@ -16,9 +16,10 @@ what it returns. Per batch the store does a fixed number of queries, whatever it
    (reloading every candidate was most of a batch's cost with thousands of open cases),
 4. evidence blobs to ``evidence_dir/YYYY/MM/DD/<event_id>/<name>`` (UTC date of the
    event) *before* the commit, so a committed event always has its files,
-5. bulk INSERT of new cases (RETURNING ids), events and transitions, one bulk UPDATE of
-   the changed cases (sightings touch only their own columns), one COMMIT. On SQLite the
-   inserts and updates go straight through the driver's executemany.
+5. bulk INSERT of new cases (ids drawn first, see ``cases.insert_cases``), events and
+   transitions, one bulk UPDATE of the changed cases (sightings touch only their own
+   columns), one COMMIT. The inserts (and on SQLite the updates) go straight through the
+   driver's executemany: a pipeline of one prepared statement on psycopg.
 
 A failed batch (rolled back) makes the store forget its remembered cases: the next batch
 loads them afresh.
@@ -130,18 +131,14 @@ def _event_row(
     place: CameraPlace,
     case_id: int | None,
     evidence: list[str],
-    as_text: bool = False,
 ) -> tuple[Any, ...]:
-    """An ``events`` row in the order of ``EVENT_COLUMNS``; ``as_text``: JSON as text.
+    """An ``events`` row in the order of ``EVENT_COLUMNS``, the boxes as JSON text.
 
     The text is what json.dumps(..., ensure_ascii=False, separators=(",", ":")) writes
     for the same list (floats are finite: the protocol checks them), built directly.
     """
     p = ev.payload
-    if as_text:
-        boxes: Any = "[" + ",".join(_box_text(b.cls, b.conf, b.xyxy) for b in p.boxes) + "]"
-    else:
-        boxes = [{"cls": b.cls, "conf": b.conf, "xyxy": list(b.xyxy)} for b in p.boxes]
+    boxes = "[" + ",".join(_box_text(b.cls, b.conf, b.xyxy) for b in p.boxes) + "]"
     return (
         p.event_id,
         p.incident_id,
@@ -288,12 +285,11 @@ class EventStore:
             matcher.add(ev.payload, places[ev.payload.camera_id], ev.received_at) for ev in new
         ]
         evidence = [self._write_evidence(ev) for ev in new]
-        sqlite = self.cache is not None
         fresh = [matcher.cases[k] for k in matcher.new_keys]
         insert_cases(conn, fresh)
         ids = {key: case.id for key, case in matcher.cases.items() if case.id is not None}
         rows = [
-            _event_row(ev, places[ev.payload.camera_id], ids[k] if k else None, paths, sqlite)
+            _event_row(ev, places[ev.payload.camera_id], ids[k] if k else None, paths)
             for ev, k, paths in zip(new, case_keys, evidence, strict=True)
         ]
         insert_many(conn, EVENTS, EVENT_COLUMNS, rows)
