@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import os
+import resource
 import subprocess
 import sys
 import tempfile
@@ -103,7 +104,8 @@ def _senders(endpoint: str, cams: Path, opts: AggOptions, tmp: Path) -> list[dic
     reports = []
     for proc, out in procs:
         try:
-            code = proc.wait(timeout=opts.seconds + 120)
+            # Building the events comes first; the drain ends after 60 s without an ack.
+            code = proc.wait(timeout=2 * opts.seconds + 300)
         except subprocess.TimeoutExpired:
             proc.kill()
             code = proc.wait()
@@ -165,9 +167,16 @@ def run_one(db_url: str, opts: AggOptions, grid_file: Path, tmp: Path) -> dict[s
         with timed(steps, "send until every event is acked"):
             reports = _senders(endpoint, cams_file, opts, tmp)
     finally:
+        cpu = resource.getrusage(resource.RUSAGE_CHILDREN)  # the senders were waited for
         agg.terminate()
         agg_code = agg.wait(30)
-    return _check(reports, _stored(db_url), opts, steps, agg_code)
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    res = _check(reports, _stored(db_url), opts, steps, agg_code)
+    res["cpu_s"] = {
+        "aggregator": after.ru_utime + after.ru_stime - cpu.ru_utime - cpu.ru_stime,
+        "senders_while_sending": sum(r.get("cpu_s", 0.0) for r in reports),
+    }
+    return res
 
 
 def _check(
@@ -225,6 +234,7 @@ def _check(
             "max": max(lat) if lat else None,
         },
         "resends": sum(r.get("resends", 0) for r in reports),
+        "senders_prepare_s": max((r.get("prepare_s", 0.0) for r in reports), default=0.0),
         "count_check_ok": count_ok,
         "counts": counts,
         "steps": [{"name": s.name, "seconds": s.seconds} for s in steps],
@@ -264,7 +274,7 @@ def _print(results: dict[str, Any], opts: AggOptions) -> None:
     rows = []
     for r in results["runs"]:
         if "counts" not in r:
-            rows.append([r["database"], "FAILED", "-", "-", "-", "-", r["error"][:100]])
+            rows.append([r["database"], "FAILED", "-", "-", "-", "-", "-", "-", r["error"][:100]])
             continue
         lat, c = r["latency_s"], r["counts"]
         fmt = lambda v: "-" if v is None else f"{v * 1000:.0f}"  # noqa: E731
@@ -275,6 +285,10 @@ def _print(results: dict[str, Any], opts: AggOptions) -> None:
                 f"{fmt(lat['p50'])} / {fmt(lat['p99'])}",
                 f"{c['sent']} / {c['stored_distinct']} / {c['acked']}",
                 c["cases"],
+                f"{r['resends']:,}",
+                "{aggregator:.1f} / {senders_while_sending:.1f}".format(**r["cpu_s"])
+                if "cpu_s" in r
+                else "-",
                 "ok" if r["count_check_ok"] else "FAILED",
                 r["error"] or "",
             ]
@@ -288,6 +302,8 @@ def _print(results: dict[str, Any], opts: AggOptions) -> None:
             "send→ack p50/p99 ms",
             "sent/stored/acked",
             "cases",
+            "resends",
+            "CPU s agg / senders",
             "count check",
             "error",
         ],
