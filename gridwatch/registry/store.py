@@ -22,7 +22,7 @@ from gridwatch.db.engine import session_scope
 from gridwatch.db.models import Base, CameraRow, GridUnitRow
 from gridwatch.grid.model import GridIndex, Level
 from gridwatch.registry.csvfile import RowError
-from gridwatch.registry.schema import CameraRecord
+from gridwatch.registry.schema import COLUMNS, CameraRecord
 
 BATCH = 5000
 
@@ -194,17 +194,9 @@ def _camera_values(record: CameraRecord, place: dict[str, str], now: datetime) -
 
 
 _json_string = json.encoder.encode_basestring_ascii
+# The registry columns in file order, then what the import derives for each camera.
 _INSERT_COLUMNS = (
-    "camera_id",
-    "name",
-    "main_url",
-    "sub_url",
-    "lon",
-    "lat",
-    "enabled",
-    "analysis_interval_s",
-    "zones",
-    "tags",
+    *COLUMNS,
     "fingerprint",
     "grid_code",
     "community_code",
