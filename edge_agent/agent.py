@@ -26,7 +26,7 @@ from prometheus_client import Counter, Gauge, Histogram
 from edge_agent.rules.config import RuleSpec
 from gridwatch.config import Settings
 from gridwatch.process import Service
-from gridwatch.protocol import CameraStatus
+from gridwatch.protocol import CameraState, CameraStatus
 from gridwatch.registry.zones import parse_zones
 from gridwatch.secrets import mask_url
 
@@ -115,11 +115,9 @@ class EdgeAgent(Service):
         if self.pool is None:
             return []
         health = self.pool.health()
-        counts: dict[str, int] = {}
-        for h in health.values():
-            counts[h.state.value] = counts.get(h.state.value, 0) + 1
-        for state, n in counts.items():
-            CAMERAS.labels(self.node_id, state).set(n)
+        for state in CameraState:  # every state, so that one that empties reads 0
+            n = sum(1 for h in health.values() if h.state is state)
+            CAMERAS.labels(self.node_id, state.value).set(n)
         return [h.to_status() for h in health.values()]
 
     def _stats(self) -> dict[str, float]:

@@ -98,3 +98,36 @@ def test_registry_changes_reach_the_agent_without_restart(
     # Unchanged cameras keep their analyzer (and so their tracks and incidents).
     kept = set(first) & set(now) - {camera}
     assert kept and all(agent.analyzers[cid] is before_all[cid] for cid in kept)
+
+
+def test_heartbeat_statuses_and_camera_gauge(agent: EdgeAgent) -> None:
+    from prometheus_client import REGISTRY
+
+    from edge_agent.ingest.health import CameraHealth
+    from gridwatch.protocol import CameraState
+
+    class HealthPool(RecordingPool):
+        def __init__(self, states: dict[str, CameraState]) -> None:
+            super().__init__()
+            self.states = states
+
+        def health(self) -> dict[str, CameraHealth]:
+            return {
+                c: CameraHealth(c, s, 0.0, "connection refused") for c, s in self.states.items()
+            }
+
+    def gauge(state: str) -> float | None:
+        return REGISTRY.get_sample_value(
+            "gridwatch_edge_cameras", {"node": "node-a", "state": state}
+        )
+
+    agent.pool = HealthPool({"a": CameraState.ONLINE, "b": CameraState.OFFLINE})
+    statuses = agent._statuses()
+    assert {(s.camera_id, s.state) for s in statuses} == {
+        ("a", CameraState.ONLINE),
+        ("b", CameraState.OFFLINE),
+    }
+    assert (gauge("online"), gauge("offline")) == (1.0, 1.0)
+    agent.pool.states["b"] = CameraState.ONLINE
+    agent._statuses()
+    assert (gauge("online"), gauge("offline")) == (2.0, 0.0)  # an emptied state reads 0
