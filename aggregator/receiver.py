@@ -54,6 +54,7 @@ PERIODIC_S = 1.0
 LOOPBACK_HOSTS = {"localhost", "::1", "[::1]"}
 SEEN_LIMIT = 10_000
 STORE_LOG_EVERY_S = 10.0
+FINAL_ACK_GRACE_S = 0.5  # after the last acks of a graceful stop, before closing
 
 
 class ReceiverSetupError(RuntimeError):
@@ -228,7 +229,10 @@ class Receiver:
                     self.store.periodic(now)
                 except SQLAlchemyError as exc:
                     self._store_error("periodic upkeep", exc)
-        self.flush()  # graceful stop: what was received is committed and acked
+        if self.flush():  # graceful stop: what was received is committed and acked
+            # An agent's DEALER drops replies still unread in its pipe when the
+            # connection goes away: give it a moment to read the last acks.
+            time.sleep(FINAL_ACK_GRACE_S)
 
     def _drain(self, sock: zmq.Socket) -> None:
         for _ in range(self.config.commit_batch):
@@ -311,11 +315,14 @@ class Receiver:
 
     # ---------------------------------------------------------------- commit + ack
 
-    def flush(self) -> None:
-        """Commit the open batch in one transaction, then ack it peer by peer."""
+    def flush(self) -> bool:
+        """Commit the open batch in one transaction, then ack it peer by peer.
+
+        Returns whether there was anything to commit or ack.
+        """
         batch, self._batch = self._batch, _Batch()
         if not len(batch):
-            return
+            return False
         committed: set[str] = set()
         refused: dict[str, str] = {}
         if batch.events:
@@ -344,6 +351,7 @@ class Receiver:
             rejects = list(batch.rejects.get(identity, []))
             rejects += [Rejection(event_id=e, reason=refused[e]) for e in ids if e in refused]
             self._ack(identity, [e for e in dict.fromkeys(ids) if e in committed], rejects)
+        return True
 
     def _ack(self, identity: bytes, event_ids: list[str], rejects: list[Rejection]) -> None:
         sock = self._sock
