@@ -24,7 +24,7 @@ from zoneinfo import ZoneInfo
 
 from pydantic import Field, field_validator, model_validator
 
-from gridwatch.sections import Section
+from gridwatch.sections import Section, repeated
 
 CODE_PATTERN = r"^[0-9A-Za-z]{2,8}-[0-9A-Za-z]{2,8}$"
 _MAX_DAYS = 3660  # a limit never spans more than ten years of calendar days
@@ -111,11 +111,10 @@ class EventTypesFile(Section):
 
     @model_validator(mode="after")
     def _consistent(self) -> EventTypesFile:
-        codes = [t.code for t in self.types]
-        dupes = sorted({c for c in codes if codes.count(c) > 1})
+        dupes = repeated(t.code for t in self.types)
         if dupes:
             raise ValueError(f"codes listed twice: {dupes}")
-        if self.maintenance_code not in codes:
+        if self.maintenance_code not in {t.code for t in self.types}:
             raise ValueError(f"maintenance_code {self.maintenance_code!r} is not in types")
         return self
 

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from pydantic import Field, field_validator, model_validator
 
-from gridwatch.sections import Section
+from gridwatch.sections import Section, repeated
 
 WEIGHTS_ENV = "GRIDWATCH_WEIGHTS_DIR"
 DEFAULT_WEIGHTS_DIR = Path("models/weights")
@@ -102,8 +102,7 @@ class Catalogue(Section):
     @field_validator("models")
     @classmethod
     def _unique(cls, models: list[ModelEntry]) -> list[ModelEntry]:
-        names = [m.name for m in models]
-        dupes = sorted({n for n in names if names.count(n) > 1})
+        dupes = repeated(m.name for m in models)
         if dupes:
             raise ValueError(f"model names must be unique, repeated: {dupes}")
         return models

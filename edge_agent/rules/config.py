@@ -13,7 +13,7 @@ from pydantic import Field, field_validator, model_validator
 
 from edge_agent.catalogue import VOCABULARY
 from gridwatch.registry.zones import ZonePurpose
-from gridwatch.sections import Section
+from gridwatch.sections import Section, repeated
 
 DEFAULT_RULES = Path("configs/rules.yaml")
 
@@ -90,8 +90,7 @@ class RulesFile(Section):
     @field_validator("rules")
     @classmethod
     def _unique_ids(cls, rules: list[RuleSpec]) -> list[RuleSpec]:
-        ids = [r.id for r in rules]
-        dupes = sorted({i for i in ids if ids.count(i) > 1})
+        dupes = repeated(r.id for r in rules)
         if dupes:
             raise ValueError(f"rule ids must be unique, repeated: {dupes}")
         return rules

@@ -12,6 +12,8 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
+from gridwatch.sections import repeated
+
 
 class ZonePurpose(StrEnum):
     """What a zone is for; rules select zones by purpose."""
@@ -192,8 +194,7 @@ def parse_zones(text: str) -> list[Zone]:
     if not isinstance(data, list):
         raise ZoneError("expected a JSON list of zones")
     zones = [_parse_zone(raw, i) for i, raw in enumerate(data)]
-    ids = [z.id for z in zones]
-    dupes = sorted({i for i in ids if ids.count(i) > 1})
+    dupes = repeated(z.id for z in zones)
     if dupes:
         raise ZoneError(f"zone ids must be unique, repeated: {dupes}")
     return zones
