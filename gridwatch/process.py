@@ -17,13 +17,14 @@ from __future__ import annotations
 import logging
 import signal
 import threading
+from abc import ABC, abstractmethod
 from types import FrameType
 
 EXIT_OK = 0
 EXIT_FAILED = 1
 
 
-class Service:
+class Service(ABC):
     """Base of a long-running process; subclasses implement :meth:`serve`.
 
     ``serve`` must return soon after :attr:`stopping` is set, having finished what is in
@@ -68,8 +69,9 @@ class Service:
 
     # ------------------------------------------------------------------ running
 
-    def serve(self) -> None:  # pragma: no cover - abstract
-        raise NotImplementedError
+    @abstractmethod
+    def serve(self) -> None:
+        """Run until :attr:`stopping` is set, then finish what is in flight."""
 
     def run(self, *, install_signals: bool = True) -> int:
         """Serve until stopped; return the process exit code (0 ok, 1 on any error)."""
