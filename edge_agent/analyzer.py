@@ -75,6 +75,7 @@ class CameraAnalyzer:
         ]
         self._frames: deque[tuple[float, Image]] = deque(maxlen=max(1, self.evidence.clip_frames))
         self._last = Detections.empty()
+        self.seen = Detections.empty()  # what the tracker got last: detections and blobs
         self._min_conf = min((r.min_confidence for r in self.rules), default=0.25)
 
     def should_detect(self, t: float, image: Image) -> bool:
@@ -94,6 +95,7 @@ class CameraAnalyzer:
         if self.motion.static_objects:
             dets = Detections.merge([dets, self.background.update(t, image, dets)])
         dets = drop_ignored(dets, self.zones, (w, h))
+        self.seen = dets
         tracks = self.tracker.update(t, dets)
         self._frames.append((t, image))
         view = View(t, tracks, self.tracker, (w, h))

@@ -16,14 +16,22 @@ from __future__ import annotations
 import json
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 import numpy as np
 import numpy.typing as npt
 
 from gridwatch.registry.zones import Zone
+
+if TYPE_CHECKING:
+    from edge_agent.analyzer import CameraAnalyzer
+    from edge_agent.detections import Detections
+    from edge_agent.detector import Detector
+    from edge_agent.events import Event
 
 Image = npt.NDArray[np.uint8]
 
@@ -45,9 +53,30 @@ def gop_seconds(path: Path, max_packets: int = 600) -> float | None:
     return None
 
 
-def sample_frames(path: Path, interval: float) -> Iterator[tuple[float, Image]]:
-    """(seconds into the video, BGR frame) every ``interval`` seconds."""
+def video_seconds(path: Path) -> float | None:
+    """The duration of a video file from its header (None when the file does not say)."""
     import av
+
+    with av.open(str(path)) as container:
+        stream = container.streams.video[0]
+        if stream.duration is not None and stream.time_base is not None:
+            return float(stream.duration * stream.time_base)
+        if container.duration is not None:
+            return float(container.duration) / 1_000_000
+    return None
+
+
+def sample_frames(
+    path: Path, interval: float, max_side: int | None = None
+) -> Iterator[tuple[float, Image]]:
+    """(seconds into the video, BGR frame) every ``interval`` seconds.
+
+    Frames are shrunk like the live agent's (longer side at most ``max_side``), so a
+    replay sees what a live camera of the same stream would.
+    """
+    import av
+
+    from edge_agent.ingest.frames import analysis_size
 
     gop = gop_seconds(path)
     with av.open(str(path)) as container:
@@ -59,8 +88,78 @@ def sample_frames(path: Path, interval: float) -> Iterator[tuple[float, Image]]:
             t = float(frame.time) if frame.time is not None else next_t
             if t + 1e-6 < next_t:
                 continue
-            yield t, np.asarray(frame.to_ndarray(format="bgr24"), dtype=np.uint8)
+            width, height = frame.width, frame.height
+            if max_side is not None:
+                width, height = analysis_size(frame.width, frame.height, max_side)
+            image = frame.to_ndarray(format="bgr24", width=width, height=height)
+            yield t, np.asarray(image, dtype=np.uint8)
             next_t = t + interval if gop is None or gop > interval else next_t + interval
+
+
+def frame_at(path: Path, t: float, max_side: int | None = None) -> Image | None:
+    """The first frame at or after ``t`` seconds (None: the video ends before)."""
+    import av
+
+    from edge_agent.ingest.frames import analysis_size
+
+    with av.open(str(path)) as container:
+        stream = container.streams.video[0]
+        if stream.time_base is not None and t > 2:
+            container.seek(int((t - 2) / stream.time_base), stream=stream, backward=True)
+        for frame in container.decode(stream):
+            if frame.time is not None and frame.time + 1e-6 < t:
+                continue
+            width, height = frame.width, frame.height
+            if max_side is not None:
+                width, height = analysis_size(width, height, max_side)
+            image = frame.to_ndarray(format="bgr24", width=width, height=height)
+            return np.asarray(image, dtype=np.uint8)
+    return None
+
+
+@dataclass
+class ReplayStats:
+    """What one replay did: samples, detector runs and their time, the last sample's time."""
+
+    samples: int = 0
+    detector_runs: int = 0
+    detect_s: float = 0.0
+    last_t: float = 0.0
+
+
+SampleHook = Callable[[float, Image, "Detections"], None]
+
+
+def replay_video(
+    video: Path,
+    analyzer: CameraAnalyzer,
+    detector: Detector,
+    *,
+    interval: float,
+    max_side: int | None,
+    stats: ReplayStats | None = None,
+    on_sample: SampleHook | None = None,
+) -> Iterator[Event]:
+    """Run the edge pipeline on ``video``; yields its events in order.
+
+    The same stages as a live camera: motion gate, detector, static objects, tracker,
+    rules. ``on_sample(t, image, seen)`` is called after each sample with what the
+    tracker was given (detections and static objects), e.g. to show progress or keep a
+    trace; ``stats`` is filled in as it goes.
+    """
+    stats = stats if stats is not None else ReplayStats()
+    for t, image in sample_frames(video, interval, max_side):
+        stats.samples += 1
+        stats.last_t = t
+        detections = None
+        if analyzer.should_detect(t, image):
+            t0 = time.perf_counter()
+            detections = detector.detect([image])[0]
+            stats.detect_s += time.perf_counter() - t0
+            stats.detector_runs += 1
+        yield from analyzer.process(t, image, detections)
+        if on_sample is not None:
+            on_sample(t, image, analyzer.seen)
 
 
 def _zones(spec: str | None) -> list[Zone]:
@@ -83,7 +182,9 @@ def _zones(spec: str | None) -> list[Zone]:
 @click.option("--imgsz", type=int, help="Detector input size (default: the catalogue's).")
 @click.option("--evidence-dir", type=click.Path(path_type=Path), help="Write evidence here.")
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per event per line.")
+@click.pass_context
 def replay(
+    ctx: click.Context,
     video: Path,
     zones_spec: str | None,
     rules_file: Path | None,
@@ -98,10 +199,9 @@ def replay(
     """Run the edge pipeline on a recorded VIDEO file and print its events."""
     from edge_agent.analyzer import CameraAnalyzer
     from edge_agent.catalogue import MissingWeightsError, load_catalogue
-    from edge_agent.config import DetectorConfig
     from edge_agent.detector import Detector
     from edge_agent.rules.config import load_rules
-    from gridwatch.config import ConfigError
+    from gridwatch.config import ConfigError, load_settings
     from gridwatch.registry.zones import ZoneError
 
     if interval <= 0:
@@ -109,35 +209,43 @@ def replay(
     if not video.is_file():
         raise click.ClickException(f"{video}: no such file")
     try:
+        edge = load_settings(ctx.obj.get("config_file") if ctx.obj else None).edge
         zones = _zones(zones_spec)
         rules = load_rules(rules_file).active()
         entry = load_catalogue(catalogue).get(model_name)
-        detector = Detector(entry, DetectorConfig(model=entry.name, imgsz=imgsz))
+        config = edge.detector.model_copy(
+            update={"model": entry.name, "imgsz": imgsz or edge.detector.imgsz}
+        )
+        detector = Detector(entry, config)
     except (ConfigError, ZoneError, KeyError, MissingWeightsError) as exc:
         raise click.ClickException(str(exc)) from None
-    analyzer = CameraAnalyzer(camera_id or video.stem, zones, rules, model=entry.name)
-    started, detect_s, n = time.perf_counter(), 0.0, 0
+    analyzer = CameraAnalyzer(
+        camera_id or video.stem,
+        zones,
+        rules,
+        model=entry.name,
+        motion=edge.motion,
+        evidence=edge.evidence,
+    )
+    started, stats = time.perf_counter(), ReplayStats()
+    max_side = edge.ingest.analysis_max_side
     try:
-        for t, image in sample_frames(video, interval):
-            n += 1
-            detections = None
-            if analyzer.should_detect(t, image):
-                t0 = time.perf_counter()
-                detections = detector.detect([image])[0]
-                detect_s += time.perf_counter() - t0
-            for event in analyzer.process(t, image, detections):
-                _emit(event, as_json, evidence_dir)
+        for event in replay_video(
+            video, analyzer, detector, interval=interval, max_side=max_side, stats=stats
+        ):
+            _emit(event, as_json, evidence_dir)
     except Exception as exc:  # av.error.* and friends: a file we cannot read
-        if n == 0:
+        if stats.samples == 0:
             raise click.ClickException(f"{video}: cannot read video ({exc})") from None
         raise
+    n = stats.samples
     if n == 0:
         raise click.ClickException(f"{video}: no video frames")
     wall = time.perf_counter() - started
-    runs = analyzer.stats.detector_runs
+    runs = stats.detector_runs
     click.echo(
         f"{video.name}: {n} samples, {runs} detector runs ({1 - runs / n:.0%} skipped), "
-        f"{detect_s / max(1, runs) * 1000:.0f} ms/detect, {wall:.1f} s wall",
+        f"{stats.detect_s / max(1, runs) * 1000:.0f} ms/detect, {wall:.1f} s wall",
         err=True,
     )
 

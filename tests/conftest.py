@@ -86,6 +86,7 @@ def _isolated_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
 
 WEIGHTS_DIR = (REPO / os.environ.get("GRIDWATCH_WEIGHTS_DIR", "../shared/models")).resolve()
 SCENE_SIZE = (640, 360)
+SCENE_HOLD_S = 300.0
 SCENES = ("dumping", "vending", "parking", "walkthrough", "traffic")
 
 
@@ -103,14 +104,17 @@ def weights_dir() -> Path:
 
 @pytest.fixture(scope="session")
 def scenes(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """All composed scenes at 640×360 (MP4, H.264 stream for the RTSP server, ground truth)."""
+    """All composed scenes at 640×360: MP4, H.264 stream for the RTSP server, ground truth,
+    positive scenes with their last frame held 5 minutes, and ``labels.json`` for eval."""
     from gridwatch.scenes import compose, sprites
+    from gridwatch.scenes.labels import write_labels
 
     if not sprites.VTEST.is_file():
         pytest.skip(f"{sprites.VTEST} missing: install the Debian package opencv-doc")
     out = tmp_path_factory.mktemp("scenes")
     for name in SCENES:
-        compose.compose_scene(name, out, size=SCENE_SIZE, h264=True)
+        compose.compose_scene(name, out, size=SCENE_SIZE, h264=True, hold_s=SCENE_HOLD_S)
+    write_labels(out)
     return out
 
 

@@ -76,6 +76,17 @@ class Frame:
     image: np.ndarray
 
 
+def analysis_size(width: int, height: int, max_side: int) -> tuple[int, int]:
+    """The (width, height) a frame is shrunk to for analysis: longer side at most
+    ``max_side``, never enlarged, both even (swscale's chroma handling stays exact).
+
+    >>> analysis_size(1920, 1080, 960)
+    (960, 540)
+    """
+    scale = min(1.0, max_side / max(width, height))
+    return max(2, round(width * scale / 2) * 2), max(2, round(height * scale / 2) * 2)
+
+
 def slot_bytes(max_side: int) -> int:
     """Bytes a slot needs for frames whose longer side is at most ``max_side``."""
     return _HEADER + max_side * max_side * 3

@@ -21,7 +21,7 @@ from typing import Any
 import av
 
 from edge_agent.config import IngestConfig
-from edge_agent.ingest.frames import CameraSource, FrameSlot
+from edge_agent.ingest.frames import CameraSource, FrameSlot, analysis_size
 from edge_agent.ingest.health import CameraHealth, CameraStats
 from edge_agent.ingest.sampling import Sampler
 from gridwatch.probe import ProbeFailure, classify_error
@@ -207,9 +207,7 @@ class Reader:
                 raise Stalled(f"packets but no frame for {self.watchdog_s:g} s")
 
     def _target_size(self, width: int, height: int) -> tuple[int, int]:
-        scale = min(1.0, self.config.analysis_max_side / max(width, height))
-        # Even sizes keep swscale's chroma handling exact.
-        return max(2, round(width * scale / 2) * 2), max(2, round(height * scale / 2) * 2)
+        return analysis_size(width, height, self.config.analysis_max_side)
 
     def _publish(self, frame: Any, size: tuple[int, int], t: float | None, key: bool) -> None:
         image = frame.to_ndarray(format="bgr24", width=size[0], height=size[1])

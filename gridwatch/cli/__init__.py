@@ -26,6 +26,7 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "demo": ("gridwatch.cli.demo_cmd:demo", "Run the main job on embedded defaults."),
     "scenes": ("gridwatch.cli.scenes_cmd:scenes", "Make test scenes and serve them over RTSP."),
     "edge": ("gridwatch.cli.edge_cmd:edge", "Run an edge agent, or replay a recorded file."),
+    "eval": ("edge_agent.evaluation.cli:eval_cmd", "Score detection on labelled footage."),
     "aggregator": ("aggregator.cli:aggregator", "Run the aggregator that turns events into cases."),
     "cases": ("aggregator.cases_cli:cases", "List, show and move cases through the workflow."),
     "bench": ("gridwatch.cli.bench_cmd:bench", "Benchmarks: edge, aggregator, registry."),

@@ -225,11 +225,15 @@ def compose_scene(
     size: tuple[int, int] = (1280, 720),
     seed: int = 0,
     h264: bool = False,
+    hold_s: float = 0.0,
 ) -> SceneInfo:
     """Write ``<out_dir>/<name>.mp4`` and its ground truth ``<name>.json``.
 
     With ``h264`` also ``<name>.h264`` (Annex-B, GOP 2 s, for the RTSP test server) via
-    :func:`gridwatch.scenes.encode.encode_h264`, from the same frames.
+    :func:`gridwatch.scenes.encode.encode_h264`, from the same frames. With ``hold_s``,
+    a scene with events also gets ``<name>_held.mp4``: the same frames, then the last
+    one held ``hold_s`` seconds (``shared/FOOTAGE.md``'s held last frames), so a dwell
+    of minutes can pass and an END while the object still lies there shows.
 
     Raises ``KeyError`` for an unknown scene, ``ValueError`` when ``seconds`` is too
     short for the scene's events, and :class:`MissingFootageError` without opencv-doc.
@@ -239,20 +243,28 @@ def compose_scene(
     out_dir.mkdir(parents=True, exist_ok=True)
     mp4 = out_dir / f"{name}.mp4"
     frames = scene_frames(name, seconds=duration, fps=fps, size=size, seed=seed)
+    script = spec.script(np.random.default_rng([seed, SCENE_SALT[name]]))
     writer = Mp4Writer(mp4, fps=fps, size=size)
+    held_path(mp4).unlink(missing_ok=True)  # never leave a held file of an older scene
+    held = Mp4Writer(held_path(mp4), fps=fps, size=size) if hold_s > 0 and script.expected else None
+    if held is not None:
+        frames = (held.write(f) for f in frames)
     try:
         if h264:
-            # One pass feeds both files: each frame goes to the MP4, then to the encoder.
+            # One pass feeds every file: each frame goes to the MP4s, then to the encoder.
             from gridwatch.scenes.encode import encode_h264
 
             encode_h264((writer.write(f) for f in frames), out_dir / f"{name}.h264", fps, 2 * fps)
         else:
             for frame in frames:
                 writer.write(frame)
+        if held is not None:
+            held.hold(round(hold_s * fps))
     finally:
         writer.close()
+        if held is not None:
+            held.close()
     n = writer.count
-    script = spec.script(np.random.default_rng([seed, SCENE_SALT[name]]))
     expected = tuple(_with_box(ev, actor, duration, size) for ev, actor in script.expected)
     info = SceneInfo(
         name=name,
@@ -274,6 +286,7 @@ class Mp4Writer:
 
     def __init__(self, path: Path, *, fps: int, size: tuple[int, int]) -> None:
         self.count = 0
+        self._last: Image | None = None
         self.container = av.open(str(path), "w")
         gop = str(2 * fps)
         self.stream = self.container.add_stream(
@@ -294,15 +307,28 @@ class Mp4Writer:
     def write(self, frame: Image) -> Image:
         """Encode one BGR frame; returns it, so the writer can sit inside a pipeline."""
         video = av.VideoFrame.from_ndarray(frame, format="bgr24")
+        self._last = frame
         video.pts = self.count
         self.container.mux(self.stream.encode(video))
         self.count += 1
         return frame
 
+    def hold(self, count: int) -> None:
+        """Repeat the last frame written ``count`` more times (a camera on a still scene)."""
+        if self._last is None:
+            raise ValueError("nothing to hold: no frame was written")
+        for _ in range(count):
+            self.write(self._last)
+
     def close(self) -> None:
         """Flush the encoder and finish the file."""
         self.container.mux(self.stream.encode())
         self.container.close()
+
+
+def held_path(mp4: Path) -> Path:
+    """Where the held version of a scene's MP4 goes: ``<name>_held.mp4``."""
+    return mp4.with_name(f"{mp4.stem}_held.mp4")
 
 
 def _with_box(

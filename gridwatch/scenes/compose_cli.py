@@ -47,6 +47,15 @@ def _size(_ctx: click.Context, _param: click.Parameter, value: str) -> tuple[int
 @click.option("--fps", type=click.IntRange(1, 60), default=10, show_default=True)
 @click.option("--seed", type=int, default=0, show_default=True, help="Same seed, same frames.")
 @click.option("--h264", is_flag=True, help="Also write <scene>.h264 for the RTSP test server.")
+@click.option(
+    "--hold",
+    "hold_s",
+    type=click.FloatRange(min=0),
+    default=0.0,
+    show_default=True,
+    help="Also write <scene>_held.mp4 with the last frame held this many seconds "
+    "(positive scenes; for gridwatch eval).",
+)
 def make(
     out_dir: Path,
     names: tuple[str, ...],
@@ -55,14 +64,27 @@ def make(
     fps: int,
     seed: int,
     h264: bool,
+    hold_s: float,
 ) -> None:
-    """Compose camera-like clips from real footage (OpenCV's vtest.avi) with ground truth."""
+    """Compose camera-like clips from real footage (OpenCV's vtest.avi) with ground truth.
+
+    Also writes labels.json (shared/FOOTAGE.md's format) for `gridwatch eval`.
+    """
+    from gridwatch.scenes.labels import write_labels
+
     click.echo(f"{'scene':<12} {'seconds':>7} {'events':<8} {'t_appear':>8} {'MB':>6} {'took':>6}")
     for name in names or tuple(SCENES):
         started = time.monotonic()
         try:
             info = compose_scene(
-                name, out_dir, seconds=seconds, fps=fps, size=size, seed=seed, h264=h264
+                name,
+                out_dir,
+                seconds=seconds,
+                fps=fps,
+                size=size,
+                seed=seed,
+                h264=h264,
+                hold_s=hold_s,
             )
         except MissingFootageError as exc:
             raise click.ClickException(str(exc)) from None
@@ -75,3 +97,4 @@ def make(
         click.echo(
             f"{name:<12} {info.duration_s:>7.1f} {codes:<8} {appear:>8} {mb:>6.1f} {took:>5.0f}s"
         )
+    click.echo(f"labels for gridwatch eval: {write_labels(out_dir)}")

@@ -29,6 +29,7 @@ class ExpectedEvent:
     box: tuple[float, float, float, float]  # normalized x1, y1, x2, y2
     classes_seen: tuple[str, ...]  # COCO classes YOLO reports on the key object(s)
     note: str = ""
+    t_owner_leaves_s: float | None = None  # the carrier is out of the picture
 
 
 @dataclass
@@ -119,6 +120,7 @@ def _dumping(rng: np.random.Generator) -> Script:
         note="static foreground blob: YOLO has no COCO class for a cardboard box; "
         "the carrier is a 'person' until he leaves at "
         f"{t_drop + 4.8:.1f} s",
+        t_owner_leaves_s=round(t_drop + 4.8, 2),
     )
     return Script([carrier, box], [(event, box)], ())
 

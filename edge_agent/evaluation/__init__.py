@@ -1,0 +1,1 @@
+"""Measuring detection on labelled footage: ``gridwatch eval`` (labels, replay, scoring)."""
