@@ -21,7 +21,7 @@ from pathlib import Path
 
 import click
 
-from edge_agent.evaluation.labels import Clip, LabelsError, load_labels
+from edge_agent.evaluation.labels import Clip, LabelsError, check_clips, load_labels
 from edge_agent.evaluation.run import EvalOptions, ZonesMode
 
 
@@ -127,13 +127,14 @@ def eval_cmd(
     from edge_agent.evaluation.scoring import EventRecord, score_clip
 
     try:
-        clips = load_labels(labels)
+        clips = load_labels(labels, check_files=False)
+        if only:
+            clips = [c for c in clips if any(part in c.file for part in only)]
+            if not clips:
+                raise LabelsError(f"no clip of {labels} matches --only {' '.join(only)}")
+        check_clips(labels, clips)
     except LabelsError as exc:
         raise click.ClickException(str(exc)) from None
-    if only:
-        clips = [c for c in clips if any(part in c.file for part in only)]
-        if not clips:
-            raise click.ClickException(f"no clip of {labels} matches --only {' '.join(only)}")
     options = EvalOptions(
         rules_file=rules_file,
         catalogue=catalogue,

@@ -145,13 +145,29 @@ def load_labels(path: Path, *, check_files: bool = True) -> list[Clip]:
             continue
         first[clip.path] = i
         if check_files and not clip.path.is_file():
-            problems.append(f"{where}: clip {clip.path} is missing (rebuild the clips first)")
+            problems.append(missing(clip, where))
         clips.append(clip)
     if not raw:
         problems.append(f"{path}:1: the labels file lists no clips")
     if problems:
         raise LabelsError("\n".join(problems))
     return clips
+
+
+def missing(clip: Clip, where: str) -> str:
+    """The problem of a clip that is not on disk."""
+    return f"{where}: clip {clip.path} is missing (rebuild the clips first)"
+
+
+def check_clips(labels: Path, clips: list[Clip]) -> None:
+    """Raise :class:`LabelsError` naming every clip of ``clips`` that is not on disk."""
+    problems = [
+        missing(c, f"{labels}: entry {c.index + 1} ({c.file})")
+        for c in clips
+        if not c.path.is_file()
+    ]
+    if problems:
+        raise LabelsError("\n".join(problems))
 
 
 def _clip(entry: Any, index: int, base: Path, where: str, problems: list[str]) -> Clip | None:
