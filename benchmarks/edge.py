@@ -241,7 +241,7 @@ def _print(results: dict[str, Any], opts: EdgeOptions) -> None:
     rows = []
     for r in results.get("steps", []):
         if not r["ok"]:
-            rows.append([r["cameras"], "FAILED", r["error"][:80], *["-"] * 8])
+            rows.append([r["cameras"], "FAILED", r["error"][:80], *["-"] * 9])
             continue
         lat = r["event_latency_s"]
         rows.append(
@@ -254,6 +254,7 @@ def _print(results: dict[str, Any], opts: EdgeOptions) -> None:
                 f"{r['detector_frames_per_s']:.1f} ({r['detector_busy_share']:.0%} busy)",
                 f"{r['mean_batch']:.1f}",
                 f"{r['motion_skip_rate']:.0%}",
+                f"{r['second_looks']:.0f} ({r['second_look_busy_share']:.1%} busy)",
                 f"{_f(lat['p50'], '.2f')} (n={lat['n']})",
                 f"{r['rss_main_mb']:.0f} + {r['rss_workers_mb']:.0f}",
             ]
@@ -270,6 +271,7 @@ def _print(results: dict[str, Any], opts: EdgeOptions) -> None:
             "detector fps",
             "batch",
             "motion skip",
+            "second looks",
             "event latency p50 s",
             "RSS MB agent + workers",
         ],

@@ -40,6 +40,8 @@ class Snapshot:
     skipped: float
     batches: float
     batch_s: float
+    looks: float
+    look_s: float
 
 
 def _sample(name: str) -> float:
@@ -60,6 +62,8 @@ def _snapshot(pool: Any) -> Snapshot:
         skipped=_sample("gridwatch_edge_frames_still_total"),
         batches=_sample("gridwatch_edge_detect_batch_seconds_count"),
         batch_s=_sample("gridwatch_edge_detect_batch_seconds_sum"),
+        looks=_sample("gridwatch_edge_second_looks_total"),
+        look_s=_sample("gridwatch_edge_second_look_seconds_total"),
     )
 
 
@@ -249,6 +253,8 @@ def _figures(
         "detector_fps_when_busy": detected / (s1.batch_s - s0.batch_s) if detected else 0.0,
         "mean_batch": detected / batches if batches else 0.0,
         "motion_skip_rate": (s1.skipped - s0.skipped) / frames if frames else 0.0,
+        "second_looks": s1.looks - s0.looks,
+        "second_look_busy_share": (s1.look_s - s0.look_s) / wall,
         "events": len(events),
         "start_events": len(starts),
         "event_latency_s": {

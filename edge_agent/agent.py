@@ -41,6 +41,12 @@ BATCH = Histogram(
     buckets=(0.01, 0.03, 0.1, 0.3, 1, 3, 10),
 )
 CAMERAS = Gauge("gridwatch_edge_cameras", "This node's cameras by state.", ["node", "state"])
+LOOKS = Counter(
+    "gridwatch_edge_second_looks", "Crops of new static objects the detector looked at.", ["node"]
+)
+LOOK_SECONDS = Counter(
+    "gridwatch_edge_second_look_seconds", "Detector time spent on second looks.", ["node"]
+)
 
 
 def default_node_id() -> str:
@@ -142,6 +148,7 @@ class EdgeAgent(Service):
                     model=self.model_name,
                     motion=self.config.motion,
                     evidence=self.config.evidence,
+                    static=self.config.static,
                 )
                 self._zones[cam.camera_id] = cam.zones_json
         self.pool.set_cameras(
@@ -153,6 +160,7 @@ class EdgeAgent(Service):
         """Motion gate, one batched detector call, rules; returns the number of events."""
         todo = []
         produced = []
+        look = self._second_look(detector)
         for frame in frames:
             analyzer = self.analyzers.get(frame.camera_id)
             if analyzer is None:
@@ -162,14 +170,14 @@ class EdgeAgent(Service):
                 todo.append((analyzer, frame))
             else:
                 SKIPPED.labels(self.node_id).inc()
-                produced += analyzer.process(frame.t_wall, frame.image, None)
+                produced += analyzer.process(frame.t_wall, frame.image, None, look)
         if todo:
             started = time.perf_counter()
             detections = detector.detect([f.image for _, f in todo])
             BATCH.labels(self.node_id).observe(time.perf_counter() - started)
             DETECTED.labels(self.node_id).inc(len(todo))
             for (analyzer, frame), dets in zip(todo, detections, strict=True):
-                produced += analyzer.process(frame.t_wall, frame.image, dets)
+                produced += analyzer.process(frame.t_wall, frame.image, dets, look)
         for event in produced:
             publisher.submit(event.to_payload(), event.blobs())
             EVENTS.labels(self.node_id, event.event_code).inc()
@@ -182,6 +190,21 @@ class EdgeAgent(Service):
             )
         self.events_total += len(produced)
         return len(produced)
+
+    def _second_look(self, detector: Any) -> Any:
+        """The detector on crops of new static objects, counted in the metrics (its cost
+        is paid per new object, not per frame)."""
+        inner = detector.second_look(self.config.static.second_look_imgsz)
+
+        def look(crops: Sequence[Any]) -> Any:
+            started = time.perf_counter()
+            try:
+                return inner(crops)
+            finally:
+                LOOKS.labels(self.node_id).inc(len(crops))
+                LOOK_SECONDS.labels(self.node_id).inc(time.perf_counter() - started)
+
+        return look
 
     # ------------------------------------------------------------------ the loop
 

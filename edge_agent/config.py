@@ -37,23 +37,56 @@ class MotionConfig(Section):
         0.002, ge=0, le=1, description="Changed share to count as motion."
     )
     max_skip_s: float = Field(30.0, ge=0, description="Detect anyway after this long without.")
-    static_objects: bool = Field(
-        True, description="Report static foreground blobs (objects with no model class)."
+
+
+class StaticConfig(Section):
+    """Static objects: things that appear and stay (edge_agent/static/).
+
+    Two backgrounds on a small colour copy of each frame: a long-term one that learns
+    only where nothing new stands (so an object that stays is never forgotten) and a
+    short-term one that follows everything within seconds. Pixels that differ from the
+    long-term background but no longer from the short-term one have stopped there.
+    """
+
+    enabled: bool = Field(True, description="Find static objects (also those no class names).")
+    width: int = Field(
+        320, ge=64, le=960, description="Width of the colour copy the backgrounds work on."
     )
-    background_width: int = Field(
-        160, ge=32, le=960, description="Width of the grey background model for static blobs."
+    long_tau_s: float = Field(
+        300.0, gt=0, le=86_400, description="Long-term background: time constant where empty."
     )
-    background_tau_s: float = Field(
-        180.0, gt=0, le=86_400, description="Time constant of the slow background update."
+    short_tau_s: float = Field(
+        4.0, gt=0, le=600, description="Short-term background: time constant (follows all)."
     )
-    blob_threshold: int = Field(28, ge=1, le=255, description="Grey change vs the background.")
-    blob_static_s: float = Field(
-        2.0, ge=0, le=600, description="A blob must hold still this long to be reported."
+    threshold: int = Field(18, ge=1, le=255, description="Colour change that counts (0-255).")
+    static_s: float = Field(
+        4.0, ge=0, le=600, description="Pixels must have stopped this long to form an object."
     )
-    blob_min_area: float = Field(
-        0.0008, ge=0, le=1, description="Smallest blob, as a share of the frame area."
+    min_area: float = Field(
+        0.0006, ge=0, le=1, description="Smallest object, as a share of the frame area."
     )
-    blob_max_area: float = Field(0.1, gt=0, le=1, description="Larger blobs: light changes.")
+    max_area: float = Field(0.25, gt=0, le=1, description="Larger regions: light changes.")
+    merge_gap: float = Field(
+        0.35, ge=0, le=5, description="Fragments closer than this × their size are one object."
+    )
+    ghost_margin: float = Field(
+        0.1,
+        ge=0,
+        le=1,
+        description="A region whose outline lost this share more of the background's edges "
+        "than it gained is a ghost (where something stood before): learnt in at once.",
+    )
+    absorb_after_s: float = Field(
+        1800.0,
+        gt=0,
+        le=7 * 86_400,
+        description="A static region no incident holds is learnt into the background after this.",
+    )
+    second_look: bool = Field(True, description="Run the detector on a crop of each new object.")
+    second_look_imgsz: int = Field(320, ge=64, le=1280, description="Detector size for crops.")
+    second_look_every_s: float = Field(
+        60.0, gt=0, le=86_400, description="Look again at an unnamed object this often."
+    )
 
 
 class DetectorConfig(Section):
@@ -105,6 +138,7 @@ class EdgeConfig(Section):
     metrics_port: int = Field(9101, ge=0, le=65535, description="0: no metrics endpoint.")
     ingest: IngestConfig = Field(default_factory=IngestConfig)
     motion: MotionConfig = Field(default_factory=MotionConfig)
+    static: StaticConfig = Field(default_factory=StaticConfig)
     detector: DetectorConfig = Field(default_factory=DetectorConfig)
     evidence: EvidenceConfig = Field(default_factory=EvidenceConfig)
     delivery: DeliveryConfig = Field(default_factory=DeliveryConfig)

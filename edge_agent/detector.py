@@ -20,7 +20,7 @@ import shutil
 import tempfile
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -52,13 +52,23 @@ def resolve_device(device: str) -> str:
     return "cuda" if torch.cuda.is_available() else "cpu"
 
 
-def to_detections(result: Any, entry: ModelEntry) -> Detections:
-    """One ultralytics ``Results`` → :class:`Detections`; classes the rules ignore drop out."""
+OTHER = "other:"  # the label of a class the rules have no word for (``other:train``)
+
+
+def to_detections(result: Any, entry: ModelEntry, unmapped: bool = False) -> Detections:
+    """One ultralytics ``Results`` → :class:`Detections`; classes the rules ignore drop out,
+    or (``unmapped``) come as ``other:<class>``, so a second look can tell a static
+    train or bench from an unknown object."""
     boxes = result.boxes
     if boxes is None or len(boxes) == 0:
         return Detections.empty()
     class_id = boxes.cls.cpu().numpy().astype(np.int64)
     words = [entry.word_of(int(c)) for c in class_id]
+    if unmapped:
+        words = [
+            w if w is not None else f"{OTHER}{entry.classes[int(c)]}"
+            for w, c in zip(words, class_id, strict=True)
+        ]
     keep = np.array([w is not None for w in words], dtype=bool)
     return Detections(
         boxes.xyxy.cpu().numpy().astype(np.float32)[keep],
@@ -118,22 +128,35 @@ class Detector:
             Path(made).replace(target)
         return target
 
-    def detect(self, images: Sequence[Image]) -> list[Detections]:
-        """Detections for each image (BGR), in order; batches of ``batch_size``."""
+    def detect(
+        self, images: Sequence[Image], imgsz: int | None = None, unmapped: bool = False
+    ) -> list[Detections]:
+        """Detections for each image (BGR), in order; batches of ``batch_size``.
+
+        ``imgsz`` overrides the input size (the second look runs small crops smaller);
+        an exported model keeps the size it was built for. ``unmapped``: keep classes the
+        rules have no word for, as ``other:<class>``.
+        """
         out: list[Detections] = []
         started = time.perf_counter()
         size = self.config.batch_size
+        if imgsz is None or self.config.export != "none":
+            imgsz = self.imgsz
         for i in range(0, len(images), size):
             results = self.model.predict(
                 list(images[i : i + size]),
-                imgsz=self.imgsz,
+                imgsz=imgsz,
                 conf=self.config.confidence,
                 device=self.device,
                 verbose=False,
             )
-            out.extend(to_detections(r, self.entry) for r in results)
+            out.extend(to_detections(r, self.entry, unmapped) for r in results)
         self.last_batch_s = time.perf_counter() - started
         return out
+
+    def second_look(self, imgsz: int) -> Callable[[Sequence[Image]], list[Detections]]:
+        """The function static objects use to look again at crops, at ``imgsz``."""
+        return lambda crops: self.detect(crops, imgsz=imgsz, unmapped=True) if crops else []
 
 
 class BatchingDetector:

@@ -16,6 +16,11 @@ from gridwatch.protocol import Box, EventPayload, EventPhase
 
 SNAPSHOT = "snapshot.jpg"
 CLIP = "clip.mp4"
+# An END event's verification crops, framed alike: the place before the object came,
+# the object when its incident opened, and the place now.
+BEFORE = "before.jpg"
+OBJECT = "object.jpg"
+AFTER = "after.jpg"
 
 
 @dataclass(frozen=True)
@@ -53,6 +58,7 @@ class Event:
     model: str
     jpeg: bytes | None = None
     clip: bytes | None = None
+    crops: dict[str, bytes] = field(default_factory=dict)
     event_id: str = field(default_factory=lambda: uuid.uuid4().hex)
 
     def blobs(self) -> dict[str, bytes]:
@@ -62,6 +68,9 @@ class Event:
             out[SNAPSHOT] = self.jpeg
         if self.clip:
             out[CLIP] = self.clip
+        for name in (BEFORE, OBJECT, AFTER):
+            if self.crops.get(name):
+                out[name] = self.crops[name]
         return out
 
     def to_payload(self) -> EventPayload:

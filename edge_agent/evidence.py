@@ -67,6 +67,30 @@ def annotate(
     return out
 
 
+def crop_around_box(
+    image: Image, box: tuple[float, float, float, float], pad: float = 0.5
+) -> Image:
+    """The part of ``image`` around a pixel ``box``, grown by ``pad`` × its size each side."""
+    h, w = image.shape[:2]
+    x1, y1, x2, y2 = box
+    dx, dy = (x2 - x1) * pad, (y2 - y1) * pad
+    X1, Y1 = max(0, int(x1 - dx)), max(0, int(y1 - dy))
+    X2, Y2 = min(w, int(np.ceil(x2 + dx))), min(h, int(np.ceil(y2 + dy)))
+    if X2 <= X1 or Y2 <= Y1:
+        return image[:1, :1]
+    return image[Y1:Y2, X1:X2]
+
+
+def crop_jpeg(image: Image, min_side: int = 96, quality: int = 85) -> bytes:
+    """A small JPEG of a crop, enlarged so its shorter side is at least ``min_side``."""
+    h, w = image.shape[:2]
+    scale = max(1.0, min_side / max(1, min(h, w)))
+    if scale > 1.0:
+        size = (round(w * scale), round(h * scale))
+        image = np.asarray(cv2.resize(image, size, interpolation=cv2.INTER_CUBIC), np.uint8)
+    return snapshot_jpeg(image, quality)
+
+
 def snapshot_jpeg(image: Image, quality: int = 85) -> bytes:
     """JPEG bytes of ``image`` (BGR)."""
     ok, buf = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, quality])

@@ -148,6 +148,7 @@ def replay_video(
     trace; ``stats`` is filled in as it goes.
     """
     stats = stats if stats is not None else ReplayStats()
+    look = detector.second_look(analyzer.static.second_look_imgsz)
     for t, image in sample_frames(video, interval, max_side):
         stats.samples += 1
         stats.last_t = t
@@ -157,7 +158,7 @@ def replay_video(
             detections = detector.detect([image])[0]
             stats.detect_s += time.perf_counter() - t0
             stats.detector_runs += 1
-        yield from analyzer.process(t, image, detections)
+        yield from analyzer.process(t, image, detections, look)
         if on_sample is not None:
             on_sample(t, image, analyzer.seen)
 
@@ -226,6 +227,7 @@ def replay(
         model=entry.name,
         motion=edge.motion,
         evidence=edge.evidence,
+        static=edge.static,
     )
     started, stats = time.perf_counter(), ReplayStats()
     max_side = edge.ingest.analysis_max_side
@@ -251,7 +253,7 @@ def replay(
 
 
 def _emit(event: object, as_json: bool, evidence_dir: Path | None) -> None:
-    from edge_agent.events import CLIP, SNAPSHOT, Event
+    from edge_agent.events import Event
 
     assert isinstance(event, Event)
     summary = event.summary()
@@ -259,8 +261,7 @@ def _emit(event: object, as_json: bool, evidence_dir: Path | None) -> None:
         evidence_dir.mkdir(parents=True, exist_ok=True)
         files = {}
         for name, data in event.blobs().items():
-            suffix = {SNAPSHOT: ".jpg", CLIP: ".mp4"}[name]
-            target = evidence_dir / f"{event.event_id}-{event.phase.value}{suffix}"
+            target = evidence_dir / f"{event.event_id}-{event.phase.value}-{name}"
             target.write_bytes(data)
             files[name] = str(target)
         summary["evidence_files"] = files

@@ -32,6 +32,9 @@ SCENES = ("dumping", "vending", "parking", "walkthrough", "traffic")
 STREETS = ("310117001", "310117002", "310117003", "310117004", "310117005")
 PURPOSES = {"dumping": ["no_dumping"], "vending": ["no_vending"], "parking": ["no_parking"]}
 NEGATIVE = ["no_dumping", "no_vending", "no_parking"]
+# The scenes loop every 30-45 s: their zones set a short dwell of their own so events
+# show within a loop (a real camera's zones take the rules' minutes).
+DEMO_DWELL_S = 8.0
 NODE = "demo-node"
 
 
@@ -76,7 +79,9 @@ def scene_cameras(
         )
         truth = json.loads((scenes / f"{name}.json").read_text(encoding="utf-8"))
         polygon = tuple((float(x), float(y)) for x, y in truth["recommended_zone"])
-        zones = tuple(Zone(p, ZonePurpose(p), polygon) for p in PURPOSES.get(name, NEGATIVE))
+        zones = tuple(
+            Zone(p, ZonePurpose(p), polygon, DEMO_DWELL_S) for p in PURPOSES.get(name, NEGATIVE)
+        )
         point = unit.geometry.representative_point()
         records.append(
             CameraRecord(

@@ -122,6 +122,7 @@ class _Pipeline:
             model=self.entry.name,
             motion=self.edge.motion,
             evidence=self.edge.evidence,
+            static=self.edge.static,
         )
         stats = ReplayStats()
         trace: list[tuple[float, list[TraceBox]]] = []

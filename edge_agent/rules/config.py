@@ -45,11 +45,17 @@ class RuleSpec(Section):
     props: list[str] = Field(
         default_factory=list, description="vending: the props persons stay beside."
     )
-    dwell_s: float = Field(10.0, ge=0, le=7 * 86_400)
+    dwell_s: float = Field(
+        30.0, ge=0, le=7 * 86_400, description="Held this long: START (a zone may set its own)."
+    )
     min_count: int = Field(1, ge=1, le=1000)
     cooldown_s: float = Field(300.0, ge=0, le=7 * 86_400)
     end_after_s: float = Field(
-        10.0, gt=0, le=86_400, description="Gone this long: the incident ends (END event)."
+        15.0,
+        gt=0,
+        le=86_400,
+        description="The place looks as before (or, where it cannot be checked, nothing is "
+        "seen) this long: the incident ends (END event).",
     )
     min_confidence: float = Field(0.25, ge=0, le=1)
     anchor: Anchor = Anchor.BOTTOM_CENTER
@@ -62,7 +68,9 @@ class RuleSpec(Section):
         "zones of its purposes (rules defined by the place: bin areas, shopfronts).",
     )
     require_carrier: bool = Field(
-        True, description="left_object: only objects a person was near when they appeared."
+        True,
+        description="left_object: only objects a person (or a vehicle they came off) was "
+        "near when they appeared.",
     )
 
     @field_validator("classes", "props")

@@ -25,10 +25,11 @@ class PolygonZone:
     id: str | None
     purpose: ZonePurpose | None
     polygon: tuple[tuple[float, float], ...] | None  # None: the whole frame
+    dwell_s: float | None = None  # the zone's own dwell, else the rule's
 
     @classmethod
     def of(cls, zone: Zone) -> PolygonZone:
-        return cls(zone.id, zone.purpose, zone.polygon)
+        return cls(zone.id, zone.purpose, zone.polygon, zone.dwell_s)
 
     def trigger(
         self, detections: Detections, size: tuple[int, int], anchor: Anchor = Anchor.BOTTOM_CENTER
@@ -66,10 +67,15 @@ def zones_for(rule: RuleSpec, zones: list[Zone]) -> list[PolygonZone]:
     return [PolygonZone.of(z) for z in usable if z.purpose in rule.zones]
 
 
-def drop_ignored(detections: Detections, zones: list[Zone], size: tuple[int, int]) -> Detections:
-    """Detections whose foot point is outside every ``ignore`` zone."""
+def outside_ignored(detections: Detections, zones: list[Zone], size: tuple[int, int]) -> BoolArray:
+    """Which rows of ``detections`` have their foot point outside every ``ignore`` zone."""
     keep = np.ones(len(detections), dtype=bool)
     for zone in zones:
         if zone.purpose is ZonePurpose.IGNORE:
             keep &= ~PolygonZone.of(zone).trigger(detections, size)
-    return detections[keep]
+    return keep
+
+
+def drop_ignored(detections: Detections, zones: list[Zone], size: tuple[int, int]) -> Detections:
+    """Detections whose foot point is outside every ``ignore`` zone."""
+    return detections[outside_ignored(detections, zones, size)]

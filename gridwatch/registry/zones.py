@@ -27,7 +27,8 @@ class ZonePurpose(StrEnum):
     IGNORE = "ignore"  # masked out: a busy road, a screen, trees moving in the wind
 
 
-_KEYS = frozenset({"id", "purpose", "polygon"})
+_KEYS = frozenset({"id", "purpose", "polygon", "dwell_s"})
+MAX_DWELL_S = 7 * 86_400
 _PURPOSES = {p.value: p for p in ZonePurpose}  # a dict lookup is 5x cheaper than ZonePurpose()
 
 
@@ -42,13 +43,17 @@ class Zone:
     id: str
     purpose: ZonePurpose
     polygon: tuple[tuple[float, float], ...]
+    dwell_s: float | None = None  # this zone's own dwell (e.g. a no-stopping kerb: 60 s)
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        out: dict[str, Any] = {
             "id": self.id,
             "purpose": self.purpose.value,
             "polygon": [list(p) for p in self.polygon],
         }
+        if self.dwell_s is not None:
+            out["dwell_s"] = self.dwell_s
+        return out
 
 
 def _parse_point(raw: Any, where: str) -> tuple[float, float]:
@@ -83,7 +88,9 @@ def _parse_zone(raw: Any, index: int) -> Zone:
         raise ZoneError(f"{where}: expected an object with purpose and polygon, got {raw!r}")
     unknown = set() if raw.keys() <= _KEYS else set(raw) - _KEYS
     if unknown:
-        raise ZoneError(f"{where}: unknown keys {sorted(unknown)} (allowed: id, purpose, polygon)")
+        raise ZoneError(
+            f"{where}: unknown keys {sorted(unknown)} (allowed: id, purpose, polygon, dwell_s)"
+        )
     zone_id = str(raw.get("id") or f"z{index + 1}")
     where = f"zone {zone_id!r}"
     try:
@@ -98,7 +105,15 @@ def _parse_zone(raw: Any, index: int) -> Zone:
         raise ZoneError(f"{where}: polygon needs at least 3 points")
     polygon = tuple(_parse_point(p, where) for p in points)
     _check_simple(polygon, where)
-    return Zone(zone_id, purpose, polygon)
+    return Zone(zone_id, purpose, polygon, _parse_dwell(raw.get("dwell_s"), where))
+
+
+def _parse_dwell(raw: Any, where: str) -> float | None:
+    if raw is None:
+        return None
+    if type(raw) not in _NUMBER or not 0 <= raw <= MAX_DWELL_S:
+        raise ZoneError(f"{where}: dwell_s must be a number of seconds in 0..{MAX_DWELL_S}")
+    return float(raw)
 
 
 def _orient(a: tuple[float, float], b: tuple[float, float], c: tuple[float, float]) -> float:
@@ -215,7 +230,8 @@ def dump_zones(zones: list[Zone]) -> str:
 def _dump_zone(zone: Zone) -> str:
     points = ",".join(f"[{x!r},{y!r}]" for x, y in zone.polygon)
     purpose = _json_string(zone.purpose.value)
-    return f'{{"id":{_json_string(zone.id)},"purpose":{purpose},"polygon":[{points}]}}'
+    dwell = "" if zone.dwell_s is None else f',"dwell_s":{zone.dwell_s!r}'
+    return f'{{"id":{_json_string(zone.id)},"purpose":{purpose},"polygon":[{points}]{dwell}}}'
 
 
 _json_string = json.encoder.encode_basestring_ascii

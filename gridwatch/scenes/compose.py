@@ -16,7 +16,7 @@ Example::
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -37,11 +37,13 @@ from gridwatch.scenes.sprites import Image, MissingFootageError
 
 __all__ = [
     "SCENES",
+    "Actor",
     "ExpectedEvent",
     "MissingFootageError",
     "Mp4Writer",
     "SceneInfo",
     "SceneSpec",
+    "Stage",
     "compose_scene",
     "scene_frames",
 ]
@@ -180,6 +182,36 @@ class _Camera:
         return np.clip(out, 0, 255).astype(np.uint8)
 
 
+class Stage:
+    """Real footage (vtest.avi, looping) with actors drawn over it: the scenes' renderer.
+
+    Times must not go backwards. Tests use it to stage situations on real frames:
+
+    >>> stage = Stage((640, 360), np.random.default_rng(1))     # doctest: +SKIP
+    >>> frame = stage.frame(12.0, [Actor(sprites.cardboard_box, 0.55, [(10, 0.3, 0.9)],
+    ...                                  stays=True)])          # doctest: +SKIP
+    """
+
+    def __init__(self, size: tuple[int, int], rng: np.random.Generator, start: int = 0) -> None:
+        self.footage = _Footage(size, start)
+        self.start = self.footage.index
+        self.camera = _Camera(rng, size)
+        self.count = 0
+
+    def frame(self, t: float, actors: Sequence[Actor]) -> Image:
+        """The picture at ``t`` seconds: footage, then the actors on stage, nearer last."""
+        frame = self.footage.at(self.start + int(t * VTEST_FPS))
+        on_stage = [a for a in actors if a.where(t) is not None]
+        # Farther first (smaller foot y), so nearer cut-outs cover them.
+        for actor in sorted(on_stage, key=lambda a: _foot_y(a, t)):
+            _draw_actor(frame, actor, t)
+        self.count += 1
+        return self.camera(frame, self.count - 1, t)
+
+    def close(self) -> None:
+        self.footage.close()
+
+
 def scene_frames(
     name: str,
     *,
@@ -195,20 +227,12 @@ def scene_frames(
     script = spec.script(rng)
     n = round(duration * fps)
     max_start = max(0, 795 - int(duration * VTEST_FPS) - 1)
-    footage = _Footage(size, int(rng.integers(0, max_start + 1)))
-    start = footage.index
-    camera = _Camera(rng, size)
+    stage = Stage(size, rng, int(rng.integers(0, max_start + 1)))
     try:
         for i in range(n):
-            t = i / fps
-            frame = footage.at(start + int(t * VTEST_FPS))
-            on_stage = [a for a in script.actors if a.where(t) is not None]
-            # Farther first (smaller foot y), so nearer cut-outs cover them.
-            for actor in sorted(on_stage, key=lambda a: _foot_y(a, t)):
-                _draw_actor(frame, actor, t)
-            yield camera(frame, i, t)
+            yield stage.frame(i / fps, script.actors)
     finally:
-        footage.close()
+        stage.close()
 
 
 def _foot_y(actor: Actor, t: float) -> float:

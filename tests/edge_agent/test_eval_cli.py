@@ -109,6 +109,8 @@ def test_eval_on_the_composed_scenes(
     assert keys <= set(doc)
     assert doc["clips"] == 5 and doc["incidents"] == 3
     assert doc["recall"] == 1.0 and doc["false_events"] == 0 and doc["precision"] == 1.0
+    # Nothing ENDs while its object still lies there through five held minutes.
+    assert doc["premature_ends"] == 0
     assert doc["negative_hours"] > 0 and doc["false_per_camera_hour"] == 0.0
     for row in doc["per_clip"]:
         assert {"file", "category", "hits", "false_events", "premature_ends", "events"} <= set(row)

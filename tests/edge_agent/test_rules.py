@@ -10,7 +10,7 @@ import pytest
 from pydantic import ValidationError
 
 from edge_agent.analyzer import CameraAnalyzer
-from edge_agent.config import MotionConfig
+from edge_agent.config import StaticConfig
 from edge_agent.detections import Detections
 from edge_agent.rules.config import RulesFile, RuleSpec, load_rules
 from edge_agent.rules.zones import WHOLE_FRAME, PolygonZone, zones_for
@@ -44,9 +44,14 @@ def run(
     frames: Callable[[float], list[tuple[str, tuple[float, ...]]]],
     until: float,
     zones: list[Zone] | None = None,
+    static: bool = False,
 ) -> list[tuple[float, str, str]]:
-    """Events (t, phase, incident_id) of one rule over samples every second."""
-    an = CameraAnalyzer("cam", zones or [], [spec], motion=MotionConfig(static_objects=False))
+    """Events (t, phase, incident_id) of one rule over samples every second.
+
+    ``static``: static objects on (left objects are static objects: here, the detector's
+    boxes that hold still, since the synthetic picture is blank).
+    """
+    an = CameraAnalyzer("cam", zones or [], [spec], static=StaticConfig(enabled=static))
     out = []
     for t in np.arange(0.0, until, 1.0):
         rows = frames(float(t))
@@ -122,7 +127,7 @@ def _dumping(carrier_leaves: float | None) -> Callable[[float], list]:  # type: 
 @pytest.mark.parametrize(
     ("leaves", "require", "first_start"),
     [
-        (8.0, True, 12.0),  # carrier last beside the bag at 7: 5 s later
+        (8.0, True, 13.0),  # the carrier stood over the bag until 8: 5 s later
         (None, True, None),  # the person stays with the bag: no dumping
         (4.0, True, 8.0),
     ],
@@ -137,7 +142,7 @@ def test_left_object_after_carrier_left(
         classes=["bag"],
         require_carrier=require,
     )
-    starts = [t for t, p, _ in run(spec, _dumping(leaves), 25) if p == "start"]
+    starts = [t for t, p, _ in run(spec, _dumping(leaves), 25, static=True) if p == "start"]
     assert starts == ([first_start] if first_start is not None else [])
 
 
@@ -150,7 +155,8 @@ def test_left_object_without_carrier(require: bool) -> None:
         classes=["bag"],
         require_carrier=require,
     )
-    starts = [t for t, p, _ in run(spec, lambda t: [BAG] if t >= 3 else [], 20) if p == "start"]
+    events = run(spec, lambda t: [BAG] if t >= 3 else [], 20, static=True)
+    starts = [t for t, p, _ in events if p == "start"]
     assert bool(starts) is not require
 
 
@@ -176,7 +182,7 @@ def test_vending_needs_a_person_beside_the_props(vendor: bool, count: int) -> No
     events = run(spec, frames, 20)
     assert sum(p == "start" for _, p, _ in events) == count
     if count:
-        assert events[0][0] == 6.0  # table seen twice at 1, person beside since 1: +5
+        assert events[0][0] == 10.0  # the table has held still 5 s at 5, the person beside: +5
 
 
 @pytest.mark.parametrize(("bikes", "starts"), [(2, 0), (3, 1), (5, 1)])
@@ -231,7 +237,7 @@ def test_repo_rules_file_is_valid(repo: Path) -> None:
 
 
 def test_event_maps_to_wire_payload() -> None:
-    an = CameraAnalyzer("cam", [], [rule("dwell")], motion=MotionConfig(static_objects=False))
+    an = CameraAnalyzer("cam", [], [rule("dwell")], static=StaticConfig(enabled=False))
     events = []
     for t in range(10):
         dets = Detections.from_lists([CAR[1]], ["car"], [0.8])
@@ -251,8 +257,8 @@ def test_event_maps_to_wire_payload() -> None:
         ("car", True, None, True),  # no zones: the whole frame
         ("car", False, None, False),  # a rule defined by its place needs a drawn zone
         ("car", False, [LOWER], True),
-        ("object", True, None, False),  # static blobs never count on a whole busy frame
-        ("object", True, [LOWER], True),  # ...only inside a zone an engineer drew
+        ("object", True, None, True),  # unnamed static objects count on a whole frame too
+        ("object", True, [LOWER], True),
     ],
 )
 def test_whole_frame_policy(
@@ -261,3 +267,38 @@ def test_whole_frame_policy(
     spec = rule("dwell", classes=["car", "object"], whole_frame=whole_frame)
     events = run(spec, lambda t: [(label, CAR[1])], 20, zones)
     assert bool(events) is fires
+
+
+def _queue(front_leaves: float | None) -> Callable[[float], list[tuple[str, tuple[float, ...]]]]:
+    """Three cars queued bumper to bumper; from ``front_leaves`` traffic flows past the
+    last one, which stays (None: the queue never moves)."""
+
+    def frames(t: float) -> list[tuple[str, tuple[float, ...]]]:
+        rows: list[tuple[str, tuple[float, ...]]] = [CAR]
+        if front_leaves is None or t < front_leaves:
+            rows += [("car", (185.0, 120.0, 265.0, 180.0)), ("car", (270.0, 120.0, 350.0, 180.0))]
+        else:  # a new car drives past every second, never the same place twice
+            x = 185.0 + (40 * t) % 160
+            rows.append(("car", (x, 120.0, x + 80, 180.0)))
+        return rows
+
+    return frames
+
+
+@pytest.mark.parametrize(("front_leaves", "first_start"), [(None, None), (20.0, 26.0)])
+def test_parking_waits_while_queued_in_stopped_traffic(
+    front_leaves: float | None, first_start: float | None
+) -> None:
+    spec = rule("dwell", dwell_s=5)
+    events = run(spec, _queue(front_leaves), 40)
+    starts = sorted(t for t, p, _ in events if p == "start")
+    if first_start is None:
+        assert starts == []  # 40 s in a queue that never moves: no parking
+    else:  # the clock ran only once traffic flowed past it: 20 s + the 5 s dwell
+        assert starts[0] == first_start and all(t >= front_leaves + 5 for t in starts)
+
+
+def test_a_zone_sets_its_own_dwell() -> None:
+    slow = Zone("kerb", ZonePurpose.NO_PARKING, LOWER.polygon, dwell_s=12.0)
+    events = run(rule("dwell", dwell_s=5), lambda t: [CAR] if t >= 2 else [], 30, [slow])
+    assert [(t, p) for t, p, _ in events] == [(14.0, "start")]

@@ -79,12 +79,18 @@ def event_name(types: EventTypes, code: str, lang: str) -> str:
     return spec.name_en if lang == "en" else spec.name_zh
 
 
+# An END event's verification crops (edge_agent/events.py): the place before the object
+# came, the object when its incident opened, the place when the camera saw it clear.
+PLACE_CROPS = {"before.jpg": "before", "object.jpg": "object", "after.jpg": "after"}
+
+
 def evidence_urls(event: Any) -> dict[str, str]:
-    """``{"snapshot": url, "clip": url}`` for an event row's stored evidence files."""
+    """``{"snapshot": url, "clip": url}`` for an event row's stored evidence files, and
+    ``before``/``object``/``after`` for the crops of an END event."""
     out: dict[str, str] = {}
     for path in event.evidence or []:
         name = str(path).rsplit("/", 1)[-1]
-        kind = "clip" if name.endswith(".mp4") else "snapshot"
+        kind = PLACE_CROPS.get(name) or ("clip" if name.endswith(".mp4") else "snapshot")
         out.setdefault(kind, evidence_url(str(path)))
     return out
 
