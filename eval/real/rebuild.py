@@ -9,6 +9,14 @@ last frame held for ``hold_s`` seconds, so that an object that stays to the end 
 clip is still there when the detector's dwell and end-of-incident waits have run out. An
 entry with ``keep_until_s`` is cut there before the hold (its tail has a burnt-in overlay).
 
+An entry with ``"kind": "image_sequence"`` comes from a folder of still frames (JPEG/PNG)
+instead of one video file: the script lists the folder at the commit, checks the number
+of frames and ``frames_sha256`` (the sha256 of the lines ``NAME<TAB>SHA256`` of every
+frame, sorted by name), and assembles them, in name order, into ``file`` (H.264 MP4 at
+the entry's ``fps``). ``sha256``/``bytes`` of such an entry are those of the assembled
+clip as built here; another PyAV/x264 build may give other bytes from the same frames,
+which is reported but not an error (the frames themselves are what is checked).
+
     $ python eval/real/rebuild.py                      # every clip
     $ python eval/real/rebuild.py --only aboda_video4_sidewalk_bag
     $ python eval/real/rebuild.py --mirror /work/.mirror
@@ -23,7 +31,9 @@ only made when it is missing. Needs only the standard library, PyAV and numpy.
 from __future__ import annotations
 
 import argparse
+import fnmatch
 import hashlib
+import io
 import json
 import os
 import subprocess
@@ -61,6 +71,11 @@ class Source:
     hold_s: float
     keep_until_s: float | None
     local_fallback: str | None
+    kind: str = "file"
+    frame_glob: str | None = None
+    frame_count: int | None = None
+    frames_sha256: str | None = None
+    fps: str | None = None
 
     @classmethod
     def from_json(cls, raw: dict[str, Any]) -> Source:
@@ -77,6 +92,11 @@ class Source:
             hold_s=float(raw.get("hold_s", 0)),
             keep_until_s=raw.get("keep_until_s"),
             local_fallback=raw.get("local_fallback"),
+            kind=raw.get("kind", "file"),
+            frame_glob=raw.get("frame_glob"),
+            frame_count=raw.get("frame_count"),
+            frames_sha256=raw.get("frames_sha256"),
+            fps=raw.get("fps"),
         )
 
 
@@ -154,10 +174,106 @@ def extract(src: Source, root: Path, mirror: Path) -> bool:
     target = root / src.file
     if target.is_file() and target.stat().st_size == src.size and sha256_of(target) == src.sha256:
         return False
+    if src.kind == "image_sequence":
+        assemble_sequence(src, target, mirror)
+        return True
     data = read_source(src, mirror)
     check_bytes(src, data)
     write_atomic(target, data)
     return True
+
+
+def list_frames(src: Source, gdir: Path) -> list[tuple[str, str]]:
+    """The ``(name, blob id)`` of every frame of an image-sequence entry, sorted by name."""
+    folder = src.source_path.rstrip("/")
+    done = subprocess.run(
+        ["git", "--git-dir", str(gdir), "ls-tree", src.commit, f"{folder}/"],
+        capture_output=True,
+        check=False,
+    )
+    if done.returncode != 0:
+        err = done.stderr.decode(errors="replace").strip()
+        raise RebuildError(f"{src.name}: git ls-tree {src.commit}:{folder} in {gdir} failed: {err}")
+    pattern = src.frame_glob or "*"
+    frames: list[tuple[str, str]] = []
+    for line in done.stdout.decode().splitlines():
+        meta, _, path = line.partition("\t")
+        parts = meta.split()
+        name = path.rsplit("/", 1)[-1]
+        if len(parts) == 3 and parts[1] == "blob" and fnmatch.fnmatchcase(name, pattern):
+            frames.append((name, parts[2]))
+    return sorted(frames)
+
+
+def read_blobs(gdir: Path, blob_ids: list[str]) -> Iterator[bytes]:
+    """The contents of ``blob_ids``, in order, through one ``git cat-file --batch``."""
+    with subprocess.Popen(
+        ["git", "--git-dir", str(gdir), "cat-file", "--batch"],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+    ) as proc:
+        assert proc.stdin is not None and proc.stdout is not None
+        for blob in blob_ids:
+            proc.stdin.write(f"{blob}\n".encode())
+            proc.stdin.flush()
+            header = proc.stdout.readline().decode().split()
+            if len(header) != 3 or header[1] != "blob":
+                raise RebuildError(f"git cat-file: no blob {blob} ({' '.join(header)})")
+            data = proc.stdout.read(int(header[2]))
+            proc.stdout.read(1)
+            yield data
+        proc.stdin.close()
+
+
+def frames_digest(named: list[tuple[str, bytes]]) -> str:
+    """sha256 of the lines ``NAME<TAB>SHA256`` of every frame (sorted by name)."""
+    digest = hashlib.sha256()
+    for name, data in sorted(named, key=lambda item: item[0]):
+        digest.update(f"{name}\t{hashlib.sha256(data).hexdigest()}\n".encode())
+    return digest.hexdigest()
+
+
+def decode_still(data: bytes) -> np.ndarray:
+    """One JPEG or PNG frame as an RGB array (decoded by PyAV)."""
+    fmt = "png_pipe" if data[:8] == b"\x89PNG\r\n\x1a\n" else "jpeg_pipe"
+    with av.open(io.BytesIO(data), mode="r", format=fmt) as container:
+        for frame in container.decode(video=0):
+            return frame.to_ndarray(format="rgb24")
+    raise RebuildError("a frame with no picture in it")
+
+
+def assemble_sequence(src: Source, target: Path, mirror: Path) -> None:
+    """Check an image-sequence entry's frames and assemble them into ``target``."""
+    gdir = git_dir(mirror, src.source_repo)
+    if gdir is None:
+        raise RebuildError(
+            f"{src.name}: no snapshot of {src.source_repo} under {mirror}; "
+            f"fetch github:{src.source_repo}"
+        )
+    listed = list_frames(src, gdir)
+    if src.frame_count is not None and len(listed) != src.frame_count:
+        raise RebuildError(
+            f"{src.name}: {src.source_path} at {src.commit[:12]} has {len(listed)} frames "
+            f"matching {src.frame_glob!r}, expected {src.frame_count}"
+        )
+    blobs = read_blobs(gdir, [blob for _, blob in listed])
+    named = list(zip((name for name, _ in listed), blobs, strict=True))
+    actual = frames_digest(named)
+    if actual != src.frames_sha256:
+        raise RebuildError(
+            f"{src.name}: frames of {src.source_repo}@{src.commit[:12]}:{src.source_path} are "
+            f"not the expected ones: expected frames_sha256 {src.frames_sha256}, got {actual}"
+        )
+    rate = Fraction(src.fps or "25")
+    images = (decode_still(data) for _, data in named)
+    encode_frames(images, target, rate, hold_s=0.0, crf=18)
+    if target.stat().st_size != src.size or sha256_of(target) != src.sha256:
+        print(
+            f"{src.name}: note: assembled {src.file} differs from the recorded build "
+            f"(sha256 {sha256_of(target)}, {target.stat().st_size} bytes); the frames matched, "
+            "so this is another PyAV/x264 build",
+            flush=True,
+        )
 
 
 COMMON_RATES = tuple(
@@ -207,9 +323,26 @@ def encode_held(clip: Path, target: Path, hold_s: float, keep_until_s: float | N
     """
     with av.open(str(clip)) as probe:
         rate = frame_rate(probe.streams.video[0])
+    return encode_frames(decoded_frames(clip, keep_until_s), target, rate, hold_s)
+
+
+def encode_frames(
+    images: Iterator[np.ndarray], target: Path, rate: Fraction, hold_s: float, crf: int = 23
+) -> int:
+    """Encode RGB ``images`` to ``target`` (H.264 MP4 at ``rate``), the last held ``hold_s`` s.
+
+    GOP of round(rate) frames, no B-frames, no scene-cut keyframes, yuv420p, even size;
+    frames numbered from 0. Returns the number of frames written.
+    """
     gop = max(1, round(float(rate)))
     params = f"keyint={gop}:min-keyint={gop}:scenecut=0:bframes=0"
-    options = {"g": str(gop), "bf": "0", "preset": "veryfast", "crf": "23", "x264-params": params}
+    options = {
+        "g": str(gop),
+        "bf": "0",
+        "preset": "veryfast",
+        "crf": str(crf),
+        "x264-params": params,
+    }
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = target.with_name(f".{target.stem}.partial{target.suffix}")
     count = 0
@@ -218,14 +351,14 @@ def encode_held(clip: Path, target: Path, hold_s: float, keep_until_s: float | N
             stream = out.add_stream("libx264", rate=rate, options=options)
             stream.pix_fmt = "yuv420p"
             last: np.ndarray | None = None
-            for image in decoded_frames(clip, keep_until_s):
+            for image in images:
                 image = even(image)
                 if count == 0:
                     stream.height, stream.width = image.shape[:2]
                 count = _mux(out, stream, image, count, rate)
                 last = image
             if last is None:
-                raise RebuildError(f"{clip}: no video frames")
+                raise RebuildError(f"{target}: no video frames")
             for _ in range(round(hold_s * float(rate))):
                 count = _mux(out, stream, last, count, rate)
             out.mux(stream.encode(None))
