@@ -49,6 +49,11 @@ class StaticConfig(Section):
     """
 
     enabled: bool = Field(True, description="Find static objects (also those no class names).")
+    background: Literal["dual", "mog2"] = Field(
+        "dual",
+        description="dual: our selective dual background; mog2: OpenCV's MOG2 in both roles "
+        "(kept for comparison: it learns objects in).",
+    )
     width: int = Field(
         320, ge=64, le=960, description="Width of the colour copy the backgrounds work on."
     )

@@ -22,7 +22,7 @@ from pathlib import Path
 import click
 
 from edge_agent.evaluation.labels import Clip, LabelsError, check_clips, load_labels
-from edge_agent.evaluation.run import EvalOptions, ZonesMode
+from edge_agent.evaluation.run import ClipError, EvalOptions, ZonesMode
 
 
 def _check_pipeline(options: EvalOptions) -> None:
@@ -150,7 +150,10 @@ def eval_cmd(
     click.echo(f"{labels}: {len(clips)} clips, about {total} samples, {jobs} job(s)", err=True)
     started = time.perf_counter()
     with click.progressbar(length=total, label="replaying", file=sys.stderr, show_pos=True) as bar:
-        runs = run_clips(clips, options, jobs, lambda n: bar.update(n))
+        try:
+            runs = run_clips(clips, options, jobs, lambda n: bar.update(n))
+        except ClipError as exc:
+            raise click.ClickException(str(exc)) from None
     wall = time.perf_counter() - started
     scores = [
         score_clip(clip, [EventRecord.of(e) for e in run.events], run.replayed_s)

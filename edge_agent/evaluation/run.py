@@ -40,6 +40,12 @@ WHOLE_FRAME_PURPOSES = (
 )
 
 
+class ClipError(RuntimeError):
+    """A clip could not be replayed (unreadable, vanished); the message names it.
+
+    Recover by rebuilding the clip (or leaving it out with ``--only``)."""
+
+
 class ZonesMode(StrEnum):
     """Which zones a clip is replayed with."""
 
@@ -111,6 +117,12 @@ class _Pipeline:
         self.detector = Detector(self.entry, config)
 
     def run(self, clip: Clip, progress: ProgressHook | None) -> ClipRun:
+        try:
+            return self._run(clip, progress)
+        except Exception as exc:  # av.error.* and friends: this clip cannot be replayed
+            raise ClipError(f"{clip.path}: cannot replay ({exc})") from exc
+
+    def _run(self, clip: Clip, progress: ProgressHook | None) -> ClipRun:
         from edge_agent.analyzer import CameraAnalyzer
         from edge_agent.replay import ReplayStats, replay_video
 
@@ -154,7 +166,7 @@ class _Pipeline:
             if opts.keep_evidence and event.jpeg:
                 jpegs[event.event_id] = event.jpeg
         if stats.samples == 0:
-            raise RuntimeError(f"{clip.path}: no video frames")
+            raise ClipError(f"{clip.path}: no video frames")
         return ClipRun(
             index=clip.index,
             events=events,

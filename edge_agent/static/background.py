@@ -86,9 +86,7 @@ class DualBackground:
                 self._stack = []  # warm: the stack is no longer needed
             return self.ready
         assert self.short is not None and self.age is not None
-        cfg = self.config
-        fg_long = _distance(small, self.long) > cfg.threshold
-        fg_short = _distance(small, self.short) > cfg.threshold
+        fg_long, fg_short = self._step(small, dt)
         if fg_long.mean() > RELEARN_SHARE:
             self._relearn_votes += 1
             if self._relearn_votes >= 2:  # not one odd frame: the whole picture changed
@@ -102,13 +100,22 @@ class DualBackground:
         # Background again (the object left): the age falls within a sample or two.
         age[~fg_long] = np.maximum(0.0, 0.25 * age[~fg_long] - dt)
         # fg_long & fg_short (something moves over it): the age holds.
+        self.fg_long, self.fg_short = fg_long, fg_short
+        return True
+
+    def _step(self, small: Float, dt: float) -> tuple[Mask, Mask]:
+        """Both foreground masks for this frame, then both backgrounds learn from it: the
+        long-term one only where it saw background (selective update)."""
+        assert self.long is not None and self.short is not None
+        cfg = self.config
+        fg_long = _distance(small, self.long) > cfg.threshold
+        fg_short = _distance(small, self.short) > cfg.threshold
         a_long = 1.0 - math.exp(-dt / cfg.long_tau_s)
         a_short = 1.0 - math.exp(-dt / cfg.short_tau_s)
         empty = ~fg_long
         self.long[empty] += a_long * (small[empty] - self.long[empty])
         self.short += a_short * (small - self.short)
-        self.fg_long, self.fg_short = fg_long, fg_short
-        return True
+        return fg_long, fg_short
 
     def static_mask(self) -> Mask:
         """Pixels that have stood still, new, for ``config.static_s`` at least."""
@@ -176,3 +183,45 @@ class DualBackground:
 def _distance(a: Float, b: Float) -> Float:
     """Per pixel, the largest change over the three colour channels."""
     return np.abs(a - b).max(axis=2)
+
+
+class Mog2Background(DualBackground):
+    """OpenCV's MOG2 in the same two roles, kept for comparison (``static.background:
+    mog2``): a slow mixture model for the long term, a fast one for the short term.
+
+    MOG2 learns every pixel at its learning rate and cannot be told what the background
+    is, so an object that stays is learnt in after a while and a ghost cannot be healed:
+    the measured difference is in the README.
+    """
+
+    def _restart(self, t: float, small: Float) -> None:
+        super()._restart(t, small)
+        self.slow = cv2.createBackgroundSubtractorMOG2(
+            history=500, varThreshold=16, detectShadows=False
+        )
+        self.fast = cv2.createBackgroundSubtractorMOG2(
+            history=50, varThreshold=16, detectShadows=False
+        )
+        frame = np.clip(small, 0, 255).astype(np.uint8)
+        self.slow.apply(frame, learningRate=1.0)
+        self.fast.apply(frame, learningRate=1.0)
+
+    def _step(self, small: Float, dt: float) -> tuple[Mask, Mask]:
+        cfg = self.config
+        frame = np.clip(small, 0, 255).astype(np.uint8)
+        fg_long = self.slow.apply(frame, learningRate=min(1.0, dt / cfg.long_tau_s)) > 0
+        fg_short = self.fast.apply(frame, learningRate=min(1.0, dt / cfg.short_tau_s)) > 0
+        self.long = np.asarray(self.slow.getBackgroundImage(), np.float32)
+        return np.asarray(fg_long, bool), np.asarray(fg_short, bool)
+
+    def heal(self, box: WorkBox, mask: Mask | None = None) -> None:
+        """MOG2 cannot be told the background: only the ages are reset."""
+        if self.age is None:
+            return
+        x1, y1, x2, y2 = box
+        self.age[y1:y2, x1:x2] = 0.0
+
+
+def make_background(config: StaticConfig) -> DualBackground:
+    """The background model ``config.background`` names."""
+    return Mog2Background(config) if config.background == "mog2" else DualBackground(config)

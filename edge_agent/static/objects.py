@@ -30,7 +30,7 @@ import numpy.typing as npt
 
 from edge_agent.config import StaticConfig
 from edge_agent.detections import Detections
-from edge_agent.static.background import DualBackground, WorkBox
+from edge_agent.static.background import WorkBox, make_background
 from edge_agent.static.regions import (
     Region,
     box_iou,
@@ -103,7 +103,7 @@ class StaticObjects:
     stats: StaticStats = field(default_factory=StaticStats)
 
     def __post_init__(self) -> None:
-        self.background = DualBackground(self.config)
+        self.background = make_background(self.config)
         self.objects: list[StaticObject] = []
         self._next_id = 1
 
@@ -137,7 +137,6 @@ class StaticObjects:
             if (
                 track.label in OBJECT_WORDS
                 and track.hits >= 2
-                and track.last_seen >= t
                 and track.static_for(t) >= self.config.static_s
             ):
                 self._from_detector(t, track, seen)
@@ -174,7 +173,7 @@ class StaticObjects:
         cfg = self.config
         if not (
             is_ghost(bg.current, bg.long, region, cfg.ghost_margin)
-            or light_change(bg.current, bg.long, region, cfg.threshold)
+            or light_change(bg.current, bg.long, region)
         ):
             obj.ghost_votes = 0
             return False

@@ -1,8 +1,9 @@
 """From a mask of stopped pixels to regions, one per object, and whether each is new.
 
-:func:`regions` closes small gaps, takes connected components within the size bounds,
-and joins fragments that lie close together (one dumped pile often shows as several
-blobs: a bag, its shadow, a box beside it). :func:`is_ghost` is the ghost test: a
+:func:`regions` closes small gaps, takes connected components within the size bounds
+and with a body (lines such as wires or barrier tape are no objects), and joins
+fragments that lie close together (one dumped pile often shows as several blobs: a bag,
+its shadow, a box beside it). :func:`is_ghost` is the ghost test: a
 region where something new stands has edges on its outline that the background lacks;
 a region where something has gone (a person who stood there while the background was
 learnt, a car that drove off) has the background's edges missing; :func:`light_change`
@@ -19,8 +20,9 @@ import numpy as np
 from edge_agent.static.background import Float, Mask, WorkBox
 
 EDGE = 24.0  # gradient magnitude that counts as an edge (grey levels per pixel)
-LIGHT_RESIDUAL = 0.45  # a light change leaves less than this share of the threshold
-LIGHT_EDGES = 0.03  # ... and gives fewer new edges than this share of the outline
+LIGHT_TEXTURE = 0.02  # a light change: the picture/background ratio this smooth (mean)
+LIGHT_EDGES = 0.03  # ... and fewer new edges than this share of the outline
+THIN_CORE = 0.15  # a region keeping less than this share when eroded by a pixel is a line
 
 
 @dataclass(frozen=True)
@@ -58,9 +60,16 @@ def regions(static: Mask, min_area: float, max_area: float, merge_gap: float) ->
         ids = [parts[i][4] for i in members]
         mask = np.isin(labels[y1:y2, x1:x2], ids)
         area = int(mask.sum())
-        if min_area <= area / total <= max_area:
+        if min_area <= area / total <= max_area and not _thin(mask, area):
             out.append(Region((x1, y1, x2, y2), mask, area))
     return out
+
+
+def _thin(mask: Mask, area: int) -> bool:
+    """Lines, not things: a wire, barrier tape in the wind, the edge of a swaying sign
+    keep almost nothing of themselves when eroded by one pixel; a bag keeps its core."""
+    core = cv2.erode(np.pad(mask.astype(np.uint8), 1), np.ones((3, 3), np.uint8))
+    return int(core.sum()) < THIN_CORE * area
 
 
 def _merge(boxes: list[WorkBox], gap: float) -> list[list[int]]:
@@ -89,7 +98,7 @@ def _merge(boxes: list[WorkBox], gap: float) -> list[list[int]]:
 
 
 def _grey_gradient(patch: Float) -> Float:
-    grey = cv2.cvtColor(np.clip(patch, 0, 255).astype(np.uint8), cv2.COLOR_BGR2GRAY)
+    grey = _grey(patch)
     gx = cv2.Sobel(grey, cv2.CV_32F, 1, 0, ksize=3)
     gy = cv2.Sobel(grey, cv2.CV_32F, 0, 1, ksize=3)
     return np.asarray(cv2.magnitude(gx, gy), np.float32) / 4.0
@@ -123,20 +132,26 @@ def is_ghost(current: Float, background: Float, region: Region, margin: float) -
     return vanished >= appeared + margin
 
 
-def light_change(current: Float, background: Float, region: Region, threshold: float) -> bool:
-    """The region is the background under other light (a shadow, a reflection, a lamp
-    coming on): one gain per colour channel makes the background match it to within
-    ``LIGHT_RESIDUAL`` of the change threshold, and its outline has no new edge (a dark
-    bag on dark paving is also "darker background", but it has an outline)."""
+def light_change(current: Float, background: Float, region: Region) -> bool:
+    """The region is the background under other light (a cloud, a reflection, a lamp
+    coming on): the ratio of the picture to the background varies only smoothly over it
+    (an object changes it with the texture it hides), and its outline has no new edge (a
+    dark bag on plain paving also changes the brightness smoothly, but it has an
+    outline)."""
     x1, y1, x2, y2 = region.box
-    now = current[y1:y2, x1:x2][region.mask]
-    before = background[y1:y2, x1:x2][region.mask]
-    gain = (now * before).sum(axis=0) / np.maximum((before * before).sum(axis=0), 1e-6)
-    residual = float(np.abs(now - before * gain).max(axis=1).mean())
-    if residual >= LIGHT_RESIDUAL * threshold:
+    now = _grey(current[y1:y2, x1:x2])
+    before = _grey(background[y1:y2, x1:x2])
+    ratio = (now + 8.0) / (before + 8.0)
+    rough = np.abs(ratio - cv2.GaussianBlur(ratio, (0, 0), 2.0))[region.mask].mean()
+    if rough >= LIGHT_TEXTURE:
         return False
     appeared, _ = outline_edges(current, background, region)
     return appeared < LIGHT_EDGES
+
+
+def _grey(patch: Float) -> Float:
+    grey = cv2.cvtColor(np.clip(patch, 0, 255).astype(np.uint8), cv2.COLOR_BGR2GRAY)
+    return np.asarray(grey, np.float32)
 
 
 def box_iou(a: WorkBox, b: WorkBox) -> float:

@@ -132,3 +132,17 @@ def aggregator(
     doc = run(opts, urls, settings_from(ctx).grid.file, json_path)
     if not doc["results"]["ok"]:
         ctx.exit(1)
+
+
+@bench.command("small-objects")
+@click.option(
+    "--sizes", default="0.2,0.25,0.35,0.6", show_default=True, help="Car heights in metres."
+)
+@click.option("--seconds", type=click.FloatRange(min=30), default=60.0, show_default=True)
+@click.option("--slice", "slice_px", type=click.IntRange(64, 960), default=480, show_default=True)
+@click.option("--json", "json_path", type=click.Path(path_type=Path, dir_okay=False), default=None)
+def small_objects(sizes: str, seconds: float, slice_px: int, json_path: Path | None) -> None:
+    """A small far car: full frame vs sliced inference (supervision) vs the second look."""
+    from benchmarks.small_objects import run
+
+    run(_csv(float, sizes), seconds, slice_px, json_path)
