@@ -39,15 +39,17 @@ from gridwatch.scenes.server import RtspServer
 
 pytestmark = [pytest.mark.rtsp, pytest.mark.yolo]
 
+# Short dwells for 30-45 s looping scenes; an incident ends once its place has looked
+# empty for 5 s (each loop leaves it empty for about 7 s before the object comes back).
 RULES = """
 rules:
   - {id: dumping, kind: left_object, event_code: "01-03", zones: [no_dumping],
-     classes: [bag, object, furniture], dwell_s: 6, end_after_s: 8}
+     classes: [bag, object, furniture], dwell_s: 6, end_after_s: 5}
   - {id: street-vending, kind: vending, event_code: "05-01", zones: [no_vending],
-     classes: [person], props: [umbrella, table, chair, cart], dwell_s: 6, end_after_s: 8,
+     classes: [person], props: [umbrella, table, chair, cart], dwell_s: 6, end_after_s: 5,
      near: 0.5}
   - {id: illegal-parking, kind: dwell, event_code: "05-05", zones: [no_parking],
-     classes: [car, truck, bus], dwell_s: 6, end_after_s: 8, min_confidence: 0.35}
+     classes: [car, truck, bus], dwell_s: 6, end_after_s: 5, min_confidence: 0.35}
 """
 EXPECTED = {"dumping": "01-03", "vending": "05-01", "parking": "05-05"}
 PURPOSE = {"dumping": ["no_dumping"], "vending": ["no_vending"], "parking": ["no_parking"]}
