@@ -13,8 +13,13 @@ Definitions (per group: a street, an event type, a rule, a camera, a period):
   reason false_positive; ``false_positive_rate`` = false_positives / reviewed.
 - ``median_review_s``: median seconds from a case opening to its first review step.
 
-A rate is None where its denominator is 0. The rule of a case is the rule of the event
-that opened it; maintenance cases have no rule (grouped under ``maintenance``).
+A rate is None where its denominator is 0 (the page shows "-"). The rule of a case is
+the rule of the event that opened it; maintenance cases have no rule (grouped under
+``maintenance``). Only event cases (street problems) count unless maintenance cases
+(broken cameras) are asked for.
+
+This is the one engine: the statistics page and ``/api/stats`` both call
+:func:`load_facts` and :func:`summarize`, so they cannot disagree.
 """
 
 from __future__ import annotations
@@ -125,13 +130,23 @@ def _facts(row: Any, first_review: float | None) -> CaseFacts:
     )
 
 
+Kind = Literal["event", "maintenance", "all"]
+
+
 def load_facts(
-    conn: Connection, since: float, until: float, street: str | None = None
+    conn: Connection,
+    since: float,
+    until: float,
+    street: str | None = None,
+    kind: Kind = "event",
 ) -> list[CaseFacts]:
-    """The facts of every case created in ``[since, until)`` (optionally of one street)."""
+    """The facts of every case created in ``[since, until)`` (optionally of one street),
+    of event cases only by default (``kind``: ``maintenance`` or ``all``)."""
     c, e, t = CASES.c, EVENTS.c, TRANSITIONS.c
     window = (c.created_at >= since, c.created_at < until)
-    extra = (c.street_code == street,) if street else ()
+    extra: tuple[Any, ...] = (c.street_code == street,) if street else ()
+    if kind != "all":
+        extra = (*extra, c.kind == kind)
     reviews = dict(
         conn.execute(
             select(t.case_id, func.min(t.at))
@@ -179,3 +194,41 @@ def group(facts: Iterable[CaseFacts], key: Callable[[CaseFacts], str]) -> dict[s
 
 def totals(facts: list[CaseFacts]) -> Metrics:
     return Tally(list(facts)).metrics()
+
+
+@dataclass
+class Summary:
+    """Every figure of a window: totals, per group, per period and per day."""
+
+    totals: Metrics
+    by_street: dict[str, Metrics]
+    by_event_type: dict[str, Metrics]
+    by_rule: dict[str, Metrics]
+    by_camera: dict[str, Metrics]
+    periods: dict[str, list[CaseFacts]]
+    per_day: dict[str, int]
+
+
+def summarize(facts: list[CaseFacts], bucket: Bucket, tz: ZoneInfo) -> Summary:
+    """The figures of ``facts``, periods of ``bucket`` and days in ``tz``."""
+    periods: dict[str, list[CaseFacts]] = defaultdict(list)
+    per_day: dict[str, int] = defaultdict(int)
+    for f in facts:
+        periods[period_of(f.created_at, bucket, tz)].append(f)
+        per_day[period_of(f.created_at, "day", tz)] += 1
+    return Summary(
+        totals=totals(facts),
+        by_street=group(facts, lambda f: f.street_code),
+        by_event_type=group(facts, lambda f: f.event_code),
+        by_rule=group(facts, lambda f: f.rule_id),
+        by_camera=group(facts, lambda f: f.camera_id),
+        periods=dict(sorted(periods.items())),
+        per_day=dict(per_day),
+    )
+
+
+def top(groups: dict[str, Metrics], limit: int) -> dict[str, Metrics]:
+    """The ``limit`` groups with the most cases (ties by key): a city-sized answer stays
+    small (200,000 cameras would be 200,000 rows)."""
+    ranked = sorted(groups.items(), key=lambda kv: (-kv[1].opened, kv[0]))
+    return dict(ranked[:limit])

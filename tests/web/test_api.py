@@ -5,6 +5,7 @@ Every response fetched goes through a hook that fails on the cameras' password.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -293,6 +294,54 @@ def test_stats_on_a_hand_made_dataset(db_url: str, tmp_path: Path) -> None:
     assert [p["period"] for p in week] == ["2026-11-23"]
     only_b = client.get("/api/stats", params={**params, "street": other}).json()["totals"]
     assert only_b["opened"] == 2
+
+
+def _card(html: str, stat: str) -> str:
+    match = re.search(rf'data-stat="{stat}"><div class="v">([^<]*)</div>', html)
+    assert match, f"no card {stat} on the page"
+    return match.group(1).strip()
+
+
+def _pct(value: float | None) -> str:
+    return "-" if value is None else f"{value * 100:.0f}%"
+
+
+def test_stats_page_and_api_agree_on_awkward_data(db_url: str, tmp_path: Path) -> None:
+    """One engine: the cards of /stats and /api/stats give the same figures, also for a
+    closed case without a deadline (not on time), a maintenance case (not a street
+    problem, left out of both unless asked for) and a street with nothing to rate."""
+    site = make_site(db_url, tmp_path)
+    other = "310117002"
+    with session_scope(site.engine) as db:
+        _stats_case(db, 1, street=STREET, code="05-05", camera="cam-1", state="closed",
+                    handled_at=MONDAY_10AM + H)  # no deadline: not "on time"  # fmt: skip
+        _stats_case(db, 2, street=STREET, code="05-05", camera="cam-1", state="closed",
+                    deadline=MONDAY_10AM + 10 * H, handled_at=MONDAY_10AM + 5 * H)  # fmt: skip
+        _stats_case(db, 3, street=STREET, code="05-05", camera="cam-2", state="rejected",
+                    reject_reason="false_positive")  # fmt: skip
+        _stats_case(db, 4, street=other, code="01-02", camera="cam-3", state="pending_review")
+        _stats_case(db, 5, street=STREET, code="05-05", camera="cam-1", state="closed",
+                    kind="maintenance", deadline=MONDAY_10AM + H,
+                    handled_at=MONDAY_10AM + 1)  # fmt: skip
+    site.app.state.web.clock = lambda: MONDAY_10AM + 2 * H
+    client = site.client("operator")
+    api = client.get("/api/stats").json()
+    total = api["totals"]
+    assert (total["opened"], total["registered"], total["closed"], total["on_time_closed"]) == (
+        4, 2, 2, 1,
+    )  # fmt: skip
+    assert total["on_time_closure_rate"] == 0.5 and total["closure_rate"] == 1.0
+    assert api["kind"] == "event"
+    by_street = {s["key"]: s["metrics"] for s in api["by_street"]}
+    assert by_street[other]["closure_rate"] is None  # nothing registered there: no rate
+    page = client.get("/stats", params={"days": 30}).text
+    assert _card(page, "opened") == str(total["opened"])
+    for stat in ("closure_rate", "on_time_closure_rate", "false_positive_rate"):
+        assert _card(page, stat) == _pct(total[stat]), stat
+    everything = client.get("/api/stats", params={"kind": "all"}).json()["totals"]
+    assert everything["opened"] == 5 and everything["on_time_closed"] == 2
+    small = client.get("/api/stats", params={"limit": 1}).json()
+    assert [c["key"] for c in small["by_camera"]] == ["cam-1"] and small["cameras_total"] == 3
 
 
 def test_aggregator_serves_the_web_app_from_its_process(sqlite_url: str, tmp_path: Path) -> None:

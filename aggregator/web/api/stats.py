@@ -16,7 +16,16 @@ from sqlalchemy import select
 from aggregator.web.api.cases import unix
 from aggregator.web.deps import AppConfig, CurrentUser, DbSession
 from aggregator.web.schemas import Name, Request
-from aggregator.web.stats import Bucket, CaseFacts, Metrics, group, load_facts, period_of, totals
+from aggregator.web.stats import (
+    Bucket,
+    Kind,
+    Metrics,
+    group,
+    load_facts,
+    summarize,
+    top,
+    totals,
+)
 from gridwatch.db.models import GridUnitRow
 
 router = APIRouter(prefix="/api/stats", tags=["stats"])
@@ -29,6 +38,10 @@ class StatsQuery(Request):
     until: datetime | None = Field(None, description="Cases opened before (default: now).")
     bucket: Bucket = "day"
     street: str | None = Field(None, description="Only this street/town code.")
+    kind: Kind = Field("event", description="event cases, maintenance cases, or all.")
+    limit: int = Field(
+        100, ge=1, le=10_000, description="At most this many rules and cameras (most cases first)."
+    )
 
 
 class Keyed(BaseModel):
@@ -49,11 +62,14 @@ class StatsOut(BaseModel):
     until: str
     bucket: Bucket
     timezone: str
+    kind: Kind
     totals: Metrics
     by_street: list[Keyed]
     by_event_type: list[Keyed]
     by_rule: list[Keyed]
     by_camera: list[Keyed]
+    rules_total: int = Field(description="Rules with cases; by_rule lists the first `limit`.")
+    cameras_total: int = Field(description="Cameras with cases; by_camera lists `limit`.")
     over_time: list[Period]
 
 
@@ -70,7 +86,7 @@ def stats(
     tz = ZoneInfo(tzname)
     until = unix(q.until, tzname) if q.until else ctx.clock()
     since = unix(q.since, tzname) if q.since else until - DEFAULT_DAYS * 86400.0
-    facts = load_facts(db.connection(), since, until, q.street)
+    summary = summarize(load_facts(db.connection(), since, until, q.street, q.kind), q.bucket, tz)
     streets = {
         code: Name(zh=name, en=name)
         for code, name in db.execute(
@@ -78,19 +94,19 @@ def stats(
         )
     }
     types = {t.code: Name(zh=t.name_zh, en=t.name_en) for t in ctx.event_types.spec.types}
-    periods: dict[str, list[CaseFacts]] = {}
-    for f in facts:
-        periods.setdefault(period_of(f.created_at, q.bucket, tz), []).append(f)
     return StatsOut(
         since=datetime.fromtimestamp(since, tz).isoformat(timespec="seconds"),
         until=datetime.fromtimestamp(until, tz).isoformat(timespec="seconds"),
         bucket=q.bucket,
         timezone=tzname,
-        totals=totals(facts),
-        by_street=_keyed(group(facts, lambda f: f.street_code), streets),
-        by_event_type=_keyed(group(facts, lambda f: f.event_code), types),
-        by_rule=_keyed(group(facts, lambda f: f.rule_id), {}),
-        by_camera=_keyed(group(facts, lambda f: f.camera_id), {}),
+        kind=q.kind,
+        totals=summary.totals,
+        by_street=_keyed(summary.by_street, streets),
+        by_event_type=_keyed(summary.by_event_type, types),
+        by_rule=_keyed(top(summary.by_rule, q.limit), {}),
+        by_camera=_keyed(top(summary.by_camera, q.limit), {}),
+        rules_total=len(summary.by_rule),
+        cameras_total=len(summary.by_camera),
         over_time=[
             Period(
                 period=p,
@@ -98,6 +114,6 @@ def stats(
                 by_street=group(items, lambda f: f.street_code),
                 by_event_type=group(items, lambda f: f.event_code),
             )
-            for p, items in sorted(periods.items())
+            for p, items in summary.periods.items()
         ],
     )
