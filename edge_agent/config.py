@@ -101,7 +101,6 @@ class DetectorConfig(Section):
     device: Literal["auto", "cpu", "cuda"] = "auto"
     export: Literal["none", "onnx", "tensorrt"] = "none"
     batch_size: int = Field(8, ge=1, le=256)
-    max_wait_ms: float = Field(50.0, ge=0, le=5000)
     confidence: float = Field(0.25, gt=0, lt=1)
     imgsz: int | None = Field(None, ge=64, le=2048, description="Default: the catalogue's size.")
 

@@ -18,7 +18,6 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
-import threading
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -157,62 +156,3 @@ class Detector:
     def second_look(self, imgsz: int) -> Callable[[Sequence[Image]], list[Detections]]:
         """The function static objects use to look again at crops, at ``imgsz``."""
         return lambda crops: self.detect(crops, imgsz=imgsz, unmapped=True) if crops else []
-
-
-class BatchingDetector:
-    """Collects frames from many cameras into one batch: up to ``batch_size`` frames or
-    ``max_wait_ms`` after the first, whichever comes first.
-
-    Camera threads call :meth:`submit` and block until their own result is back.
-    """
-
-    def __init__(self, detector: Detector) -> None:
-        self.detector = detector
-        self._cond = threading.Condition()
-        self._pending: list[tuple[Image, list[Detections | BaseException]]] = []
-        self._first_at: float | None = None
-        self._busy = False
-
-    def submit(self, image: Image) -> Detections:
-        cfg = self.detector.config
-        slot: list[Detections | BaseException] = []
-        with self._cond:
-            self._pending.append((image, slot))
-            if self._first_at is None:
-                self._first_at = time.monotonic()
-            self._cond.notify_all()
-            while not slot:
-                full = len(self._pending) >= cfg.batch_size
-                waited = self._first_at is not None and (
-                    time.monotonic() - self._first_at >= cfg.max_wait_ms / 1000
-                )
-                if not self._busy and self._pending and (full or waited):
-                    self._run_locked()
-                    continue
-                self._cond.wait(timeout=max(0.001, cfg.max_wait_ms / 1000 / 4))
-        result = slot[0]
-        if isinstance(result, BaseException):
-            raise result
-        return result
-
-    def _run_locked(self) -> None:
-        batch, self._pending = (
-            self._pending[: self.detector.config.batch_size],
-            self._pending[self.detector.config.batch_size :],
-        )
-        self._first_at = time.monotonic() if self._pending else None
-        self._busy = True
-        self._cond.release()
-        try:
-            try:
-                results: Sequence[Detections | BaseException] = self.detector.detect(
-                    [img for img, _ in batch]
-                )
-            except Exception as exc:  # every waiter of the batch gets the error
-                results = [exc] * len(batch)
-        finally:
-            self._cond.acquire()
-            self._busy = False
-        for (_, slot), res in zip(batch, results, strict=True):
-            slot.append(res)
-        self._cond.notify_all()

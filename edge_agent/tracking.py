@@ -3,9 +3,9 @@
 Sampled frames are far apart, so this is not a motion-model tracker: a detection joins
 the live track of the same vocabulary word with the highest IoU (or, failing that, the
 nearest centre within ``max_center_shift`` box sizes), greedily, best pairs first. A
-track remembers when it was first and last seen, a short box history, since when it has
-held still, and, for a non-person object, the person nearest to it when it appeared
-(its likely carrier). Tracks missed for ``max_missed_s`` expire.
+track remembers when it was first and last seen, a short box history and since when it
+has held still. Tracks missed for ``max_missed_s`` expire (kept a while among
+``expired``: the rules look back at who was near an object when it appeared).
 
 >>> tr = Tracker()
 >>> t1 = tr.update(0.0, Detections.from_lists([[0, 0, 10, 10]], ["car"]))
@@ -40,15 +40,6 @@ def center_distance(a: Box, b: Box) -> float:
 
 
 @dataclass
-class Carrier:
-    """The person nearest to an object when it appeared."""
-
-    track_id: int
-    box: Box
-    distance: float  # centre distance in pixels
-
-
-@dataclass
 class Track:
     """One object followed across samples."""
 
@@ -64,19 +55,10 @@ class Track:
     hits: int = 1
     misses: int = 0
     moved: bool = False
-    carrier: Carrier | None = None
 
     def static_for(self, t: float) -> float:
         """Seconds the track has held still (0 right after it moved)."""
         return t - self.still_since
-
-    def box_at(self, t: float) -> Box | None:
-        """The last box seen at or before ``t`` (None when the track is younger)."""
-        found = None
-        for when, box in self.history:
-            if when <= t:
-                found = box
-        return found
 
 
 @dataclass
@@ -109,23 +91,14 @@ class Tracker:
             self._advance(track, t, boxes[di], float(detections.confidence[di]))  # type: ignore[arg-type]
             matched_dets.add(di)
             seen.append(track)
-        new = []
         for di, box in enumerate(boxes):
             if di not in matched_dets:
                 track = self._start(t, detections.labels[di], box, detections.confidence[di])  # type: ignore[arg-type]
-                new.append(track)
                 seen.append(track)
-        for track in new:
-            if track.label != "person":
-                track.carrier = self._nearest_person(track)
         for track in self.tracks:
             if track.last_seen < t:
                 track.misses += 1
         return seen
-
-    def live(self, t: float, max_age_s: float = 0.0) -> list[Track]:
-        """Tracks seen within ``max_age_s`` of ``t`` (0: seen in the latest sample only)."""
-        return [tr for tr in self.tracks if t - tr.last_seen <= max_age_s]
 
     def get(self, track_id: int) -> Track | None:
         for track in (*self.tracks, *self.expired):
@@ -186,17 +159,3 @@ class Tracker:
         self._next_id += 1
         self.tracks.append(track)
         return track
-
-    def _nearest_person(self, obj: Track) -> Carrier | None:
-        best: Carrier | None = None
-        since = obj.first_seen - self.config.carrier_lookback_s
-        for person in (*self.tracks, *self.expired):
-            if person.label != "person" or person.last_seen < since:
-                continue
-            for when, box in person.history:
-                if when < since:
-                    continue
-                dist = center_distance(box, obj.box)
-                if best is None or dist < best.distance:
-                    best = Carrier(person.id, box, dist)
-        return best

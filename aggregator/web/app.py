@@ -21,15 +21,12 @@ from jinja2 import TemplateNotFound
 from starlette.exceptions import HTTPException
 
 from aggregator.event_types import EventTypes
-from aggregator.web import labels
 from aggregator.web.auth import LoginLimiter
 from aggregator.web.deps import (
     CurrentUser,
     LoginRequired,
     WebContext,
-    csrf_token,
     is_api_path,
-    principal_of,
 )
 from gridwatch.config import Settings
 
@@ -38,15 +35,8 @@ STATIC_DIR = HERE / "static"
 TEMPLATES_DIR = HERE / "templates"
 
 
-def _templates(event_types: EventTypes) -> Jinja2Templates:
+def _templates() -> Jinja2Templates:
     templates = Jinja2Templates(directory=str(TEMPLATES_DIR))
-    env = templates.env
-    env.globals["csrf_token"] = csrf_token
-    env.globals["current_user"] = principal_of
-    env.globals["state_names"] = labels.STATE_NAMES
-    env.globals["reject_reason_names"] = labels.REJECT_REASON_NAMES
-    env.globals["role_names"] = labels.ROLE_NAMES
-    env.globals["event_types"] = event_types
     return templates
 
 
@@ -119,7 +109,7 @@ def create_app(
         swagger_ui_oauth2_redirect_url=None,
     )
     app.state.web = context
-    app.state.templates = _templates(types)
+    app.state.templates = _templates()
     app.add_exception_handler(LoginRequired, _login_required)
     app.add_exception_handler(HTTPException, _http_error)
     app.mount("/static", StaticFiles(directory=str(STATIC_DIR)), name="static")

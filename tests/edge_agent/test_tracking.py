@@ -43,15 +43,3 @@ def test_expiry_after_max_missed() -> None:
     assert len(tr.tracks) == 1 and tr.tracks[0].misses == 1
     tr.update(4.0, Detections.empty())
     assert not tr.tracks and tr.get(1) is not None  # kept among the expired
-
-
-def test_carrier_is_nearest_recent_person() -> None:
-    tr = Tracker()
-    tr.update(0.0, D(("person", (100, 50, 130, 150)), ("person", (500, 50, 530, 150))))
-    tr.update(1.0, D(("person", (110, 50, 140, 150)), ("person", (500, 50, 530, 150))))
-    tr.update(2.0, D(("person", (20, 50, 50, 150)), ("person", (500, 50, 530, 150))))
-    seen = tr.update(3.0, D(("bag", (140, 120, 170, 150)), ("person", (500, 50, 530, 150))))
-    bag = next(t for t in seen if t.label == "bag")
-    assert bag.carrier is not None and bag.carrier.track_id == 1
-    assert bag.carrier.box == (110, 50, 140, 150)
-    assert next(t for t in seen if t.label == "person").carrier is None

@@ -10,6 +10,7 @@ from __future__ import annotations
 import time
 from datetime import datetime
 from typing import Annotated, Any
+from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Form, HTTPException, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
@@ -18,7 +19,14 @@ from sqlalchemy import select
 from aggregator.cases_cli import case_query, events_by_case
 from aggregator.models import CASES, TRANSITIONS
 from aggregator.web.deps import AppConfig, CurrentUser, DbSession, OperatorUser, Templates
-from aggregator.web.pages.common import CASE_ROLES, TZ, can, event_name, evidence_urls, render
+from aggregator.web.pages.common import (
+    CASE_ROLES,
+    can,
+    display_tz,
+    event_name,
+    evidence_urls,
+    render,
+)
 from aggregator.web.pages.i18n import language
 from aggregator.workflow import (
     ALLOWED,
@@ -38,12 +46,12 @@ router = APIRouter()
 BOARD_LIMIT = 500
 
 
-def _day(text: str | None, end: bool = False) -> float | None:
-    """A ``YYYY-MM-DD`` date as the Unix time its day starts (or ends), local time."""
+def _day(text: str | None, tz: ZoneInfo, end: bool = False) -> float | None:
+    """A ``YYYY-MM-DD`` date as the Unix time its day starts (or ends) in ``tz``."""
     if not text:
         return None
     try:
-        day = datetime.strptime(text, "%Y-%m-%d").replace(tzinfo=TZ)
+        day = datetime.strptime(text, "%Y-%m-%d").replace(tzinfo=tz)
     except ValueError:
         return None
     return day.timestamp() + (86400.0 if end else 0.0)
@@ -82,7 +90,8 @@ def board(
         overdue_at=now if overdue else None,
     )
     c = CASES.c
-    start, end = _day(since), _day(until, end=True)
+    tz = display_tz(request)
+    start, end = _day(since, tz), _day(until, tz, end=True)
     if start is not None:
         query = query.where(c.last_seen >= start)
     if end is not None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from datetime import datetime
 from typing import Any
 from urllib.parse import urlencode
@@ -17,7 +18,6 @@ from aggregator.web.deps import csrf_token
 from aggregator.web.evidence import evidence_url
 from aggregator.web.pages.i18n import language, remember_language, translator
 
-TZ = ZoneInfo("Asia/Shanghai")
 NAV = (
     ("review", "/review"),
     ("cases", "/cases"),
@@ -54,7 +54,7 @@ def render(
         "csrf": csrf_token(request),
         "nav": NAV,
         "active": active,
-        "fmt_time": fmt_time,
+        "fmt_time": functools.partial(fmt_time, tz=display_tz(request)),
         "flash": request.query_params.get("msg") and t(request.query_params["msg"]),
         "flash_kind": "error" if request.query_params.get("err") else "",
     }
@@ -65,12 +65,18 @@ def render(
     return response
 
 
-def fmt_time(t: float | None, with_seconds: bool = False) -> str:
-    """A Unix time as local (Asia/Shanghai) ``YYYY-MM-DD HH:MM``; "-" for None."""
+def display_tz(request: Request) -> ZoneInfo:
+    """The one display clock: the working-hours timezone of the event types (the same
+    the API and the deadlines use)."""
+    return ZoneInfo(request.app.state.web.event_types.spec.working_hours.timezone)
+
+
+def fmt_time(t: float | None, with_seconds: bool = False, *, tz: ZoneInfo) -> str:
+    """A Unix time as local ``YYYY-MM-DD HH:MM`` in ``tz``; "-" for None."""
     if t is None:
         return "-"
     pattern = "%Y-%m-%d %H:%M:%S" if with_seconds else "%Y-%m-%d %H:%M"
-    return datetime.fromtimestamp(t, TZ).strftime(pattern)
+    return datetime.fromtimestamp(t, tz).strftime(pattern)
 
 
 def event_name(types: EventTypes, code: str, lang: str) -> str:

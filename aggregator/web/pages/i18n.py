@@ -17,6 +17,8 @@ from collections.abc import Callable
 
 from fastapi import Request, Response
 
+from aggregator.web.labels import REJECT_REASON_NAMES, STATE_NAMES
+
 LANGUAGES = ("zh", "en")
 COOKIE = "lang"
 
@@ -34,13 +36,6 @@ _ZH: dict[str, str] = {
     "login.password": "密码",
     "login.submit": "登录",
     "login.failed": "用户名或密码错误",
-    "state.pending_review": "待审核",
-    "state.registered": "已立案",
-    "state.rejected": "已驳回",
-    "state.dispatched": "已派遣",
-    "state.handled": "已处置",
-    "state.verified": "已核查",
-    "state.closed": "已结案",
     "action.open": "发现",
     "action.register": "立案",
     "action.reject": "驳回",
@@ -49,10 +44,6 @@ _ZH: dict[str, str] = {
     "action.verify": "核查通过",
     "action.close": "结案",
     "action.reopen": "返工",
-    "reason.false_positive": "误报",
-    "reason.duplicate": "重复",
-    "reason.not_our_business": "非本部门职责",
-    "reason.other": "其他",
     "review.title": "待审核事件",
     "review.empty": "没有待审核的事件。",
     "review.confirm": "立案",
@@ -178,13 +169,6 @@ _EN: dict[str, str] = {
     "login.password": "Password",
     "login.submit": "Log in",
     "login.failed": "Wrong user name or password",
-    "state.pending_review": "Pending review",
-    "state.registered": "Registered",
-    "state.rejected": "Rejected",
-    "state.dispatched": "Dispatched",
-    "state.handled": "Handled",
-    "state.verified": "Verified",
-    "state.closed": "Closed",
     "action.open": "Found",
     "action.register": "Register",
     "action.reject": "Reject",
@@ -193,10 +177,6 @@ _EN: dict[str, str] = {
     "action.verify": "Verify",
     "action.close": "Close",
     "action.reopen": "Reopen",
-    "reason.false_positive": "False positive",
-    "reason.duplicate": "Duplicate",
-    "reason.not_our_business": "Not our business",
-    "reason.other": "Other",
     "review.title": "Review queue",
     "review.empty": "Nothing to review.",
     "review.confirm": "Confirm",
@@ -310,6 +290,15 @@ _EN: dict[str, str] = {
 }
 
 _TABLES = {"zh": _ZH, "en": _EN}
+
+
+# Workflow states and reject reasons are named once, in aggregator/web/labels.py (the
+# API's names too), keyed by their enums.
+for _key, (_zh, _en) in {
+    **{f"state.{k}": v for k, v in STATE_NAMES.items()},
+    **{f"reason.{k}": v for k, v in REJECT_REASON_NAMES.items()},
+}.items():
+    _ZH[_key], _EN[_key] = _zh, _en
 
 
 def translator(lang: str) -> Callable[[str], str]:
