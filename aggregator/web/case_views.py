@@ -19,6 +19,9 @@ from aggregator.workflow import ALLOWED, CaseRecord, CaseState
 from gridwatch.db.models import CameraRow
 
 DETAIL_EVENTS = 200
+# The one order of the review queue (page and API): most confident, then most recently
+# seen (a problem seen again just now before one seen once last night), then newest case.
+REVIEW_ORDER = (CASES.c.max_confidence.desc(), CASES.c.last_seen.desc(), CASES.c.id.desc())
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp")
 
 

@@ -124,6 +124,23 @@ def test_review_queue_is_most_confident_then_newest(db_url: str, tmp_path: Path)
     assert client.get("/api/review-queue", params={"camera": "cam-1"}).json()["total"] == 1
 
 
+def test_review_page_and_api_queue_in_one_order(db_url: str, tmp_path: Path) -> None:
+    """Equal confidence: the case seen most recently comes first on the page and in the
+    API alike, even when it was opened earlier."""
+    site = make_site(db_url, tmp_path)
+    with session_scope(site.engine) as db:
+        _stats_case(db, 1, street=STREET, code="05-05", camera="cam-1", state="pending_review",
+                    last_seen=MONDAY_10AM + 5 * H)  # opened first, seen again just now  # fmt: skip
+        _stats_case(db, 2, street=STREET, code="05-05", camera="cam-2", state="pending_review")
+    client = site.client("operator")
+    api = [c["case_id"] for c in client.get("/api/review-queue").json()["items"]]
+    page = [
+        int(n)
+        for n in re.findall(r'<li class="[^"]*" data-case="(\d+)"', client.get("/review").text)
+    ]
+    assert api == page == [1, 2]
+
+
 def test_cameras_health_masking_and_zone_edits(db_url: str, tmp_path: Path) -> None:
     site = make_site(db_url, tmp_path)
     _cases(site)

@@ -7,9 +7,8 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 
 from aggregator.cases_cli import case_query
-from aggregator.models import CASES
 from aggregator.web.api.cases import count
-from aggregator.web.case_views import summaries
+from aggregator.web.case_views import REVIEW_ORDER, summaries
 from aggregator.web.deps import AppConfig, CurrentUser, DbSession
 from aggregator.web.schemas import CaseList, ReviewFilters
 from aggregator.workflow import CaseState
@@ -21,19 +20,16 @@ router = APIRouter(prefix="/api/review-queue", tags=["review"])
 def review_queue(
     filters: Annotated[ReviewFilters, Query()], db: DbSession, ctx: AppConfig, _user: CurrentUser
 ) -> CaseList:
-    """``pending_review`` cases, most confident first, then newest first."""
+    """``pending_review`` cases in the review order (most confident, then most recently
+    seen), as the review page shows them."""
     query = case_query(
         state=CaseState.PENDING_REVIEW,
         code=filters.event_code,
         street=filters.street,
         camera=filters.camera,
     )
-    c = CASES.c
     ordered = (
-        query.order_by(None)
-        .order_by(c.max_confidence.desc(), c.created_at.desc(), c.id.desc())
-        .limit(filters.limit)
-        .offset(filters.offset)
+        query.order_by(None).order_by(*REVIEW_ORDER).limit(filters.limit).offset(filters.offset)
     )
     items = summaries(db.connection(), db.execute(ordered).all(), ctx.event_types, ctx.clock())
     return CaseList(items=items, total=count(db, query), limit=filters.limit, offset=filters.offset)

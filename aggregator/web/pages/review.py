@@ -15,6 +15,7 @@ from sqlalchemy import select
 
 from aggregator.cases_cli import events_by_case
 from aggregator.models import CASES
+from aggregator.web.case_views import REVIEW_ORDER
 from aggregator.web.deps import AppConfig, CurrentUser, DbSession, OperatorUser, Templates
 from aggregator.web.pages.common import CASE_ROLES, can, event_name, evidence_urls, render
 from aggregator.web.pages.i18n import language
@@ -32,12 +33,11 @@ QUEUE_LIMIT = 200
 
 
 def pending_queue(db: Any) -> list[Any]:
-    """Pending cases, most confident first, then newest."""
-    c = CASES.c
+    """Pending cases in the review order (the API's too)."""
     stmt = (
         select(CASES)
-        .where(c.state == CaseState.PENDING_REVIEW)
-        .order_by(c.max_confidence.desc(), c.last_seen.desc(), c.id.desc())
+        .where(CASES.c.state == CaseState.PENDING_REVIEW)
+        .order_by(*REVIEW_ORDER)
         .limit(QUEUE_LIMIT)
     )
     return list(db.execute(stmt))
