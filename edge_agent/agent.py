@@ -293,12 +293,11 @@ class EdgeAgent(Service):
     # ------------------------------------------------------------------ the loop
 
     def serve(self) -> None:
-        from prometheus_client import start_http_server
-
         from edge_agent.catalogue import load_catalogue
         from edge_agent.detector import Detector
         from edge_agent.ingest import IngestPool
         from edge_agent.outbox import Outbox
+        from edge_agent.probes import AgentProbes, serve_probes
         from edge_agent.publisher import Publisher
         from edge_agent.rules.config import load_rules
 
@@ -322,8 +321,8 @@ class EdgeAgent(Service):
             on_error=self.record_error,
             on_alive_nodes=self.set_alive_nodes,
         )
-        if cfg.metrics_port:
-            start_http_server(cfg.metrics_port)
+        probes = AgentProbes(cfg.liveness_stall_s, publisher_alive=lambda: publisher.alive)
+        server = serve_probes(cfg.metrics_port, probes) if cfg.metrics_port else None
         self.log.info(
             "edge agent %s: model %s on %s, aggregator %s, %d outbox event(s) waiting",
             self.node_id,
@@ -338,11 +337,15 @@ class EdgeAgent(Service):
         try:
             next_refresh = 0.0
             while not self.stopping.is_set():
+                probes.tick()
                 if time.monotonic() >= next_refresh or self.view_changed.is_set():
                     self.refresh()
+                    probes.cameras_read = True
                     next_refresh = time.monotonic() + cfg.ingest.registry_poll_s
                 self.analyse(self.pool.poll(0.2), detector, publisher)
         finally:
+            if server is not None:
+                server.shutdown()
             self.pool.close()
             publisher.stop()
             outbox.close()
