@@ -27,6 +27,9 @@ from http.server import ThreadingHTTPServer
 from prometheus_client import REGISTRY
 from prometheus_client.exposition import MetricsHandler
 
+LIVENESS_PATH = "/healthz"
+READINESS_PATH = "/readyz"
+
 
 class AgentProbes:
     """What the health routes answer; the agent's loop calls :meth:`tick` each round."""
@@ -67,7 +70,7 @@ def serve_probes(port: int, probes: AgentProbes, addr: str = "0.0.0.0") -> Threa
 
         def do_GET(self) -> None:
             route = self.path.split("?", 1)[0]
-            check = {"/healthz": probes.liveness, "/readyz": probes.readiness}.get(route)
+            check = {LIVENESS_PATH: probes.liveness, READINESS_PATH: probes.readiness}.get(route)
             if check is None:
                 super().do_GET()
                 return
