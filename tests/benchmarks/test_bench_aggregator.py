@@ -4,6 +4,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 from click.testing import CliRunner
@@ -70,7 +71,9 @@ def test_bench_connect_survives_an_aggregator_killed_twice(tmp_path: Path) -> No
     try:
         args = ["bench", "aggregator", "--connect", endpoint, "--db", db, "--events", "3000"]
         args += ["--agents", "2", "--rate", "150", "--json", str(out)]
+        started = time.time()
         result = CliRunner().invoke(cli, args)
+        ended = time.time()
     finally:
         chaos.terminate()
         kills = [json.loads(line) for line in chaos.communicate(timeout=60)[0].splitlines()]
@@ -82,8 +85,9 @@ def test_bench_connect_survives_an_aggregator_killed_twice(tmp_path: Path) -> No
     assert (doc["lost"], doc["duplicated"]) == (0, 0)
     assert doc["results"]["stored"]["stored_distinct"] == 3000
     assert doc["events_per_s"] > 0 and doc["p99_ms"] > 0
-    # The kills fell while events were in flight: some waited out a restart.
-    assert doc["results"]["max_ms"] > 1000 and doc["results"]["resends"] > 0, doc
+    # The kills fell while the events flowed (10 s of them), and some waited out a restart.
+    assert all(started < k["at"] < ended - 1 for k in kills), (started, kills, ended)
+    assert doc["results"]["max_ms"] > 300, doc
 
 
 def test_bench_connect_needs_a_database_with_cameras(tmp_path: Path) -> None:
