@@ -26,6 +26,20 @@ class ReceiverConfig(Section):
     )
 
 
+class FailoverConfig(Section):
+    """Edge node failover (aggregator/liveness.py): the alive list told to the agents."""
+
+    enabled: bool = Field(
+        True, description="Answer heartbeats with the alive nodes, so agents cover dead ones."
+    )
+    node_timeout_s: float = Field(
+        30.0,
+        gt=0,
+        le=3600,
+        description="T: a node not heard for this long is dead and its cameras move.",
+    )
+
+
 class CaseConfig(Section):
     """Case matching (aggregator/cases.py)."""
 
@@ -60,5 +74,6 @@ class AggregatorConfig(Section):
     metrics_port: int = Field(9100, ge=0, le=65535, description="0: no metrics endpoint.")
     receiver: ReceiverConfig = Field(default_factory=ReceiverConfig)
     cases: CaseConfig = Field(default_factory=CaseConfig)
+    failover: FailoverConfig = Field(default_factory=FailoverConfig)
     health: HealthConfig = Field(default_factory=HealthConfig)
     web: WebConfig = Field(default_factory=WebConfig)

@@ -16,7 +16,7 @@ import logging
 from collections.abc import Iterator
 from typing import Protocol, runtime_checkable
 
-from prometheus_client import CollectorRegistry, Counter, Histogram, start_http_server
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, start_http_server
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
@@ -82,6 +82,11 @@ class AggregatorMetrics:
             "gridwatch_messages_malformed", "Messages dropped as malformed.", ["reason"], registry=r
         )
         self.heartbeats = Counter("gridwatch_heartbeats", "Heartbeats received.", registry=r)
+        self.nodes_alive = Gauge(
+            "gridwatch_nodes_alive",
+            "Edge nodes heard within aggregator.failover.node_timeout_s (failover view).",
+            registry=r,
+        )
         self.commit_failures = Counter(
             "gridwatch_commit_failures", "Batches whose commit failed (not acked).", registry=r
         )

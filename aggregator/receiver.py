@@ -12,6 +12,11 @@ the ACKs go back, so an event is acked only once it is durable. A batch whose co
 fails with a database error is not acked: the agents resend it and the idempotent
 insert keeps each event once.
 
+Failover (aggregator/liveness.py): every valid message notes its node as heard; each
+heartbeat is answered with a HEARTBEAT_REPLY listing the nodes heard within
+``failover.node_timeout_s``, from which the agents compute who runs which camera. Each
+peer is answered in the protocol version it speaks (agents of version 1 get no reply).
+
 With CURVE keys configured, only agents whose public key is in ``authorized_keys``
 can connect (ZAP via ``ThreadAuthenticator``). Without keys the ROUTER refuses to bind
 a non-loopback address unless ``allow_remote_without_keys`` is set.
@@ -29,14 +34,17 @@ from typing import Any, Protocol
 import zmq
 from sqlalchemy.exc import SQLAlchemyError
 
-from aggregator.config import ReceiverConfig
+from aggregator.config import FailoverConfig, ReceiverConfig
+from aggregator.liveness import NodeLiveness
 from aggregator.metrics import AggregatorMetrics
 from gridwatch.keys import load_pair
 from gridwatch.protocol import (
     MAX_FRAME_BYTES,
+    PROTOCOL_VERSION,
     AckPayload,
     EventPayload,
     HeartbeatPayload,
+    HeartbeatReplyPayload,
     Message,
     MessageType,
     ProtocolError,
@@ -132,11 +140,19 @@ class Receiver:
         metrics: AggregatorMetrics,
         *,
         event_factory: EventFactory | None = None,
+        failover: FailoverConfig | None = None,
     ) -> None:
         self.config = config
         self.store = store
         self.metrics = metrics
         self._make_event = event_factory or default_event_factory()
+        failover = failover or FailoverConfig()
+        self.liveness: NodeLiveness | None = (
+            NodeLiveness(failover.node_timeout_s, started_at=time.time())
+            if failover.enabled
+            else None
+        )
+        self._versions: dict[bytes, int] = {}  # peer -> the protocol version it speaks
         self._ctx = zmq.Context()
         self._auth: Any = None
         self._sock: zmq.Socket | None = None
@@ -225,6 +241,7 @@ class Receiver:
                 self.flush()
             if now >= self._next_periodic:
                 self._next_periodic = now + PERIODIC_S
+                self._report_liveness(now)
                 try:
                     self.store.periodic(now)
                 except SQLAlchemyError as exc:
@@ -260,16 +277,51 @@ class Receiver:
             self._malformed(identity, "node_mismatch", f"envelope says node {msg.node!r}")
             return
         if msg.type is MessageType.EVENT:
+            self._heard(identity, msg, now)
             self._queue_event(identity, msg, now)
         elif msg.type is MessageType.HEARTBEAT:
             beat: HeartbeatPayload = msg.payload
             if beat.node_id != msg.node:
                 self._malformed(identity, "node_mismatch", f"heartbeat of {beat.node_id!r}")
                 return
+            self._heard(identity, msg, now)
+            self._reply_to_heartbeat(identity, now)
             self.store.record_heartbeat(msg.node, beat, now)
             self.metrics.heartbeats.inc()
         else:
             self._malformed(identity, "bad_type", f"{msg.type.value} is not sent to the aggregator")
+
+    def _heard(self, identity: bytes, msg: Message, now: float) -> None:
+        if len(self._versions) >= SEEN_LIMIT and identity not in self._versions:
+            self._versions.clear()  # a flood of identities; real agents are re-learnt
+        self._versions[identity] = msg.version
+        if self.liveness is not None:
+            self.liveness.heard(msg.node, now)
+
+    def _reply_to_heartbeat(self, identity: bytes, now: float) -> None:
+        """Tell the agent which nodes are alive (nothing while warming up, or to v1 agents)."""
+        if self.liveness is None or self._versions.get(identity, 1) < 2:
+            return
+        alive = self.liveness.alive(now)
+        if alive is None:
+            return
+        reply = HeartbeatReplyPayload(
+            alive_nodes=alive, node_timeout_s=self.liveness.timeout_s, sent_at=now
+        )
+        frames = encode(MessageType.HEARTBEAT_REPLY, reply, node=AGGREGATOR_NODE)
+        try:
+            assert self._sock is not None
+            self._sock.send_multipart([identity, *frames], zmq.NOBLOCK)
+        except zmq.Again:
+            log.debug("heartbeat reply to %s not sent (peer gone)", peer_name(identity))
+
+    def _report_liveness(self, now: float) -> None:
+        if self.liveness is None:
+            return
+        self.liveness.report_changes(now)
+        alive = self.liveness.alive(now)
+        if alive is not None:
+            self.metrics.nodes_alive.set(len(alive))
 
     def _queue_event(self, identity: bytes, msg: Message, now: float) -> None:
         event: EventPayload = msg.payload
@@ -360,7 +412,8 @@ class Receiver:
             ack = AckPayload(
                 event_ids=event_ids[i : i + ACK_CHUNK], rejected=rejects[i : i + ACK_CHUNK]
             )
-            frames = encode(MessageType.ACK, ack, node=AGGREGATOR_NODE)
+            version = self._versions.get(identity, PROTOCOL_VERSION)
+            frames = encode(MessageType.ACK, ack, node=AGGREGATOR_NODE, version=version)
             try:
                 sock.send_multipart([identity, *frames], zmq.NOBLOCK)
             except zmq.Again:

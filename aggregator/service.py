@@ -83,7 +83,11 @@ class AggregatorService(Service):
         self.metrics.serve(self.config.metrics_port)
         self._start_web()
         receiver = Receiver(
-            self.config.receiver, store, self.metrics, event_factory=self.event_factory
+            self.config.receiver,
+            store,
+            self.metrics,
+            event_factory=self.event_factory,
+            failover=self.config.failover,
         )
         self.receiver = receiver
         try:

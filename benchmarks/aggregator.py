@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from benchmarks.aggregator_connect import delivery_figures
 from benchmarks.aggregator_sender import free_endpoint
 from benchmarks.common import Step, print_table, timed, write_json
 from gridwatch.secrets import mask_url
@@ -172,6 +173,9 @@ def run_one(db_url: str, opts: AggOptions, grid_file: Path, tmp: Path) -> dict[s
         agg_code = agg.wait(30)
         after = resource.getrusage(resource.RUSAGE_CHILDREN)
     res = _check(reports, _stored(db_url), opts, steps, agg_code)
+    sent = {e for r in reports for e in r.get("sent", [])}
+    figures = delivery_figures(db_url, sent)
+    res["lost"], res["duplicated"] = figures["lost"], figures["duplicated"]
     res["cpu_s"] = {
         "aggregator": after.ru_utime + after.ru_stime - cpu.ru_utime - cpu.ru_stime,
         "senders_while_sending": sum(r.get("cpu_s", 0.0) for r in reports),
@@ -267,7 +271,26 @@ def run(
         results["runs"].append(res)
     results["ok"] = all(r["ok"] for r in results["runs"])
     _print(results, opts)
-    return write_json(json_path, "aggregator", results)
+    return write_json(json_path, "aggregator", results, summary=summary(results["runs"]))
+
+
+def summary(runs: list[dict[str, Any]]) -> dict[str, Any]:
+    """The headline figures, the worst over the runs (``--both``: SQLite and PostgreSQL).
+
+    A failed run without figures makes them None (and ``results.ok`` false).
+    """
+    done = [r for r in runs if "counts" in r]
+    if len(done) < len(runs) or not done:
+        return dict.fromkeys(("sent", "acked", "lost", "duplicated", "events_per_s", "p99_ms"))
+    p99 = [r["latency_s"]["p99"] for r in done]
+    return {
+        "sent": sum(r["counts"]["sent_distinct"] for r in done),
+        "acked": sum(r["counts"]["acked"] for r in done),
+        "lost": sum(r["lost"] for r in done),
+        "duplicated": sum(r["duplicated"] for r in done),
+        "events_per_s": min(r["events_per_s"] for r in done),
+        "p99_ms": None if None in p99 else max(p99) * 1000,
+    }
 
 
 def _print(results: dict[str, Any], opts: AggOptions) -> None:

@@ -1,13 +1,14 @@
 """A simulated edge agent for ``gridwatch bench aggregator``: a lean DEALER that speaks
 :mod:`gridwatch.protocol`, in its own process::
 
-    python -m benchmarks.aggregator_sender ENDPOINT NODE CAMERAS_FILE SECONDS RATE BURST OUT
+    python -m benchmarks.aggregator_sender ENDPOINT NODE CAMERAS_FILE SECONDS RATE BURST OUT [COUNT]
 
 It behaves like the edge publisher (edge_agent/publisher.py) without its durable outbox:
 ``RATE`` events per second for ``SECONDS`` (``BURST`` events at a time, every ``BURST /
 RATE`` seconds) go into an in-memory outbox, each for a random camera of
 ``CAMERAS_FILE``; at most ``MAX_IN_FLIGHT`` events are sent and not yet acked at a time,
-and an event unacked after ``RESEND_S`` is sent again (at-least-once). Without that
+and an event unacked after ``RESEND_S`` is sent again (at-least-once). With ``COUNT`` it
+sends exactly that many events (``gridwatch bench aggregator --connect --events N``). Without that
 window, an aggregator slower than the offered load got every queued event again every
 5 s: a resend storm that multiplied its load (6x on PostgreSQL) and starved it further.
 
@@ -34,7 +35,15 @@ from typing import Any
 
 import zmq
 
-from gridwatch.protocol import AckPayload, Box, EventPayload, MessageType, decode, encode
+from gridwatch.protocol import (
+    AckPayload,
+    Box,
+    EventPayload,
+    MessageType,
+    ProtocolError,
+    decode,
+    encode,
+)
 
 RESEND_S = 5.0
 DRAIN_S = 60.0  # give up after this long without any ack
@@ -90,18 +99,28 @@ class Sender:
         self.prepare_s = 0.0
         self.cpu_s = 0.0
 
-    def prepare(self, seconds: float, rate: float, burst: int) -> list[list[str]]:
-        """Build and encode every event; the ids of each burst, in order."""
+    def prepare(
+        self, seconds: float, rate: float, burst: int, count: int | None = None
+    ) -> list[list[str]]:
+        """Build and encode every event; the ids of each burst, in order.
+
+        ``count``: exactly that many events (the last burst may be smaller), else as
+        many bursts as ``seconds`` holds.
+        """
         started = time.perf_counter()
         period = burst / rate
         ticks = 0
-        while ticks * period < seconds:
+        if count is not None:
+            ticks = -(-count // burst)
+        while count is None and ticks * period < seconds:
             ticks += 1
         t0 = time.time()
         bursts = []
+        left = count if count is not None else ticks * burst
         for tick in range(ticks):
             ids = []
-            for _ in range(burst):
+            for _ in range(min(burst, left)):
+                left -= 1
                 ev = make_event(self.rng, self.cameras, t0 + tick * period)
                 self.frames[ev.event_id] = encode(MessageType.EVENT, ev, node=self.node)
                 ids.append(ev.event_id)
@@ -132,7 +151,10 @@ class Sender:
                 frames = self.sock.recv_multipart(zmq.NOBLOCK)
             except zmq.Again:
                 return
-            msg = decode(frames)
+            try:
+                msg = decode(frames)
+            except ProtocolError:
+                continue  # counted by nobody: a bench sender only cares about acks
             if msg.type is not MessageType.ACK:
                 continue
             self._apply(msg.payload, time.time())
@@ -146,8 +168,8 @@ class Sender:
             if self.in_flight.pop(rej.event_id, None) is not None:
                 self.rejected[rej.event_id] = rej.reason
 
-    def run(self, seconds: float, rate: float, burst: int) -> None:
-        bursts = self.prepare(seconds, rate, burst)
+    def run(self, seconds: float, rate: float, burst: int, count: int | None = None) -> None:
+        bursts = self.prepare(seconds, rate, burst, count)
         cpu = time.process_time()
         period = burst / rate
         start = time.perf_counter()
@@ -191,10 +213,10 @@ class Sender:
 
 
 def main(argv: list[str]) -> int:
-    endpoint, node, cams_file, seconds, rate, burst, out = argv
+    endpoint, node, cams_file, seconds, rate, burst, out, *rest = argv
     cameras = Path(cams_file).read_text().split()
     sender = Sender(endpoint, node, cameras, seed=hash(node) & 0xFFFF)
-    sender.run(float(seconds), float(rate), int(burst))
+    sender.run(float(seconds), float(rate), int(burst), int(rest[0]) if rest else None)
     Path(out).write_text(json.dumps(sender.report()))
     sender.sock.close(0)
     sender.ctx.term()

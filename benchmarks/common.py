@@ -83,10 +83,21 @@ def print_table(title: str, headers: list[str], rows: list[list[Any]]) -> None:
         print("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)))
 
 
-def write_json(path: Path | None, name: str, results: dict[str, Any]) -> dict[str, Any]:
-    """The full result document (benchmark, time, machine, results); written when ``path``."""
+def write_json(
+    path: Path | None,
+    name: str,
+    results: dict[str, Any],
+    *,
+    summary: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """The full result document; written when ``path``.
+
+    Top level: ``benchmark``, the headline figures of ``summary`` (each benchmark's
+    named keys, see benchmarks/README.md), ``finished_at``, ``machine``, ``results``.
+    """
     doc = {
         "benchmark": name,
+        **(summary or {}),
         "finished_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "machine": machine(),
         "results": results,

@@ -135,4 +135,10 @@ def run(
             ],
         ],
     )
-    return write_json(json_path, "registry", results)
+    imported = next(s for s in steps if s.name.startswith("import "))
+    headline = {
+        "import_seconds": imported.seconds,
+        "balance_max_over_mean": sharding["rendezvous_calibrated_max_over_mean"],
+        "moved_fraction_on_leave": sharding["leave_moved_fraction"],
+    }
+    return write_json(json_path, "registry", results, summary=headline)

@@ -8,6 +8,13 @@ One :class:`EdgeAgent` per GPU node. It re-reads the registry every
 ``ingest.registry_poll_s`` so that cameras added, changed or disabled are picked up
 without a restart, and its heartbeats carry every camera's health. A failing part is
 recorded once (the first error) and the process exits non-zero.
+
+Failover: the aggregator answers each heartbeat with the nodes it hears
+(aggregator/liveness.py). The agent hashes over the configured nodes in that list plus
+itself (:func:`gridwatch.sharding.serving_nodes`) and re-reads its cameras as soon as the
+list changes, so it covers a dead node's share of cameras within the failover timeout
+plus one heartbeat, and gives them back when that node is heard again. While the
+aggregator is away the agent keeps the last list it got (at start: every node).
 """
 
 from __future__ import annotations
@@ -15,7 +22,9 @@ from __future__ import annotations
 import json
 import os
 import socket
+import threading
 import time
+from collections import Counter as Tally
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -41,6 +50,14 @@ BATCH = Histogram(
     buckets=(0.01, 0.03, 0.1, 0.3, 1, 3, 10),
 )
 CAMERAS = Gauge("gridwatch_edge_cameras", "This node's cameras by state.", ["node", "state"])
+COVERING = Gauge(
+    "gridwatch_edge_cameras_covering",
+    "Cameras this node runs for a node the aggregator does not hear (failover).",
+    ["node"],
+)
+SERVING_NODES = Gauge(
+    "gridwatch_edge_serving_nodes", "Nodes sharing the cameras in this node's view.", ["node"]
+)
 LOOKS = Counter(
     "gridwatch_edge_second_looks", "Crops of new static objects the detector looked at.", ["node"]
 )
@@ -62,19 +79,27 @@ class AssignedCamera:
     url: str
     analysis_interval_s: float
     zones_json: str
+    home_node: str = ""  # the node that runs it when every node is alive ("" = this one)
 
 
-def my_cameras(db_url: str, settings: Settings, node_id: str) -> list[AssignedCamera]:
-    """The enabled cameras that rendezvous hashing gives to ``node_id``."""
+def my_cameras(
+    db_url: str, settings: Settings, node_id: str, alive: frozenset[str] | None = None
+) -> list[AssignedCamera]:
+    """The enabled cameras that rendezvous hashing gives to ``node_id``.
+
+    ``alive`` is the aggregator's failover view: the hashing runs over the configured
+    nodes in it (and ``node_id``); None means every configured node serves.
+    """
     from sqlalchemy import select
 
     from gridwatch.db import CameraRow, open_db, session_scope
-    from gridwatch.sharding import assign
+    from gridwatch.sharding import assign, serving_nodes
 
     nodes = settings.sharding.nodes
     if node_id not in {n.id for n in nodes}:
         listed = ", ".join(n.id for n in nodes) or "(none)"
         raise ValueError(f"node {node_id!r} is not in the node list: {listed}")
+    serving = serving_nodes(nodes, alive, node_id)
     with session_scope(open_db(db_url)) as session:
         rows = session.execute(
             select(
@@ -86,10 +111,16 @@ def my_cameras(db_url: str, settings: Settings, node_id: str) -> list[AssignedCa
             .where(CameraRow.enabled.is_(True))
             .order_by(CameraRow.camera_id)
         ).all()
-    node_of = assign([r.camera_id for r in rows], nodes).as_dict()
+    ids = [r.camera_id for r in rows]
+    node_of = assign(ids, serving).as_dict()
+    home_of = assign(ids, nodes).as_dict() if len(serving) < len(nodes) else node_of
     return [
         AssignedCamera(
-            r.camera_id, r.sub_url, r.analysis_interval_s, json.dumps(r.zones, sort_keys=True)
+            r.camera_id,
+            r.sub_url,
+            r.analysis_interval_s,
+            json.dumps(r.zones, sort_keys=True),
+            "" if home_of[r.camera_id] == node_id else home_of[r.camera_id],
         )
         for r in rows
         if node_of[r.camera_id] == node_id
@@ -114,6 +145,10 @@ class EdgeAgent(Service):
         self.rules: list[RuleSpec] = []  # loaded by serve()
         self.model_name = ""
         self.events_total = 0
+        self._view_lock = threading.Lock()
+        self._alive: frozenset[str] | None = None  # the aggregator's view; None: all serve
+        self.view_changed = threading.Event()
+        self.covering: dict[str, int] = {}  # absent node -> cameras this node runs for it
 
     # ------------------------------------------------------------------ parts
 
@@ -127,14 +162,38 @@ class EdgeAgent(Service):
         return [h.to_status() for h in health.values()]
 
     def _stats(self) -> dict[str, float]:
-        return {"cameras": float(len(self.analyzers)), "events": float(self.events_total)}
+        return {
+            "cameras": float(len(self.analyzers)),
+            "events": float(self.events_total),
+            "covering": float(sum(self.covering.values())),
+        }
+
+    def set_alive_nodes(self, alive: Sequence[str]) -> None:
+        """The aggregator's failover view arrived (publisher thread): re-shard if it changed.
+
+        Only configured nodes count, so an unknown node in the list changes nothing.
+        """
+        configured = {n.id for n in self.settings.sharding.nodes}
+        view = frozenset(alive) & configured
+        with self._view_lock:
+            if view == self._alive:
+                return
+            self._alive = view
+        self.view_changed.set()
+
+    @property
+    def alive_nodes(self) -> frozenset[str] | None:
+        with self._view_lock:
+            return self._alive
 
     def refresh(self) -> None:
         """Re-read the registry: start, change or stop readers and analyzers."""
         from edge_agent.analyzer import CameraAnalyzer
         from edge_agent.ingest import CameraSource
 
-        cameras = my_cameras(self.db_url, self.settings, self.node_id)
+        self.view_changed.clear()
+        alive = self.alive_nodes
+        cameras = my_cameras(self.db_url, self.settings, self.node_id, alive)
         wanted = {c.camera_id: c for c in cameras}
         for camera_id in set(self.analyzers) - set(wanted):
             del self.analyzers[camera_id]
@@ -154,7 +213,32 @@ class EdgeAgent(Service):
         self.pool.set_cameras(
             [CameraSource(c.camera_id, c.url, c.analysis_interval_s) for c in cameras]
         )
-        self.log.info("node %s runs %d camera(s)", self.node_id, len(cameras))
+        self._report_cover(cameras, alive)
+
+    def _report_cover(
+        self, cameras: Sequence[AssignedCamera], alive: frozenset[str] | None
+    ) -> None:
+        covering = dict(sorted(Tally(c.home_node for c in cameras if c.home_node).items()))
+        nodes = self.settings.sharding.nodes
+        serving = len(nodes) if alive is None else len({*alive, self.node_id})
+        SERVING_NODES.labels(self.node_id).set(serving)
+        COVERING.labels(self.node_id).set(sum(covering.values()))
+        if covering != self.covering:
+            for node, n in covering.items():
+                self.log.warning(
+                    "node %s does not heartbeat: this node covers %d of its camera(s)", node, n
+                )
+            for node in sorted(set(self.covering) - set(covering)):
+                self.log.info("node %s is back: its cameras go back to it", node)
+        self.covering = covering
+        self.log.info(
+            "node %s runs %d camera(s) (%d for absent nodes; %d of %d nodes serving)",
+            self.node_id,
+            len(cameras),
+            sum(covering.values()),
+            serving,
+            len(nodes),
+        )
 
     def analyse(self, frames: Sequence[Any], detector: Any, publisher: Any) -> int:
         """Motion gate, one batched detector call, rules; returns the number of events."""
@@ -209,12 +293,11 @@ class EdgeAgent(Service):
     # ------------------------------------------------------------------ the loop
 
     def serve(self) -> None:
-        from prometheus_client import start_http_server
-
         from edge_agent.catalogue import load_catalogue
         from edge_agent.detector import Detector
         from edge_agent.ingest import IngestPool
         from edge_agent.outbox import Outbox
+        from edge_agent.probes import AgentProbes, serve_probes
         from edge_agent.publisher import Publisher
         from edge_agent.rules.config import load_rules
 
@@ -236,9 +319,10 @@ class EdgeAgent(Service):
             camera_status=self._statuses,
             stats=self._stats,
             on_error=self.record_error,
+            on_alive_nodes=self.set_alive_nodes,
         )
-        if cfg.metrics_port:
-            start_http_server(cfg.metrics_port)
+        probes = AgentProbes(cfg.liveness_stall_s, publisher_alive=lambda: publisher.alive)
+        server = serve_probes(cfg.metrics_port, probes) if cfg.metrics_port else None
         self.log.info(
             "edge agent %s: model %s on %s, aggregator %s, %d outbox event(s) waiting",
             self.node_id,
@@ -253,11 +337,15 @@ class EdgeAgent(Service):
         try:
             next_refresh = 0.0
             while not self.stopping.is_set():
-                if time.monotonic() >= next_refresh:
+                probes.tick()
+                if time.monotonic() >= next_refresh or self.view_changed.is_set():
                     self.refresh()
+                    probes.cameras_read = True
                     next_refresh = time.monotonic() + cfg.ingest.registry_poll_s
                 self.analyse(self.pool.poll(0.2), detector, publisher)
         finally:
+            if server is not None:
+                server.shutdown()
             self.pool.close()
             publisher.stop()
             outbox.close()

@@ -139,7 +139,12 @@ class EdgeConfig(Section):
     node_id: str | None = Field(None, description="Default: $GRIDWATCH_NODE_ID, else the hostname.")
     rules_file: Path = Path("configs/rules.yaml")
     models_catalogue: Path = Path("models/catalogue.yaml")
-    metrics_port: int = Field(9101, ge=0, le=65535, description="0: no metrics endpoint.")
+    metrics_port: int = Field(
+        9101, ge=0, le=65535, description="/metrics, /healthz, /readyz; 0: none."
+    )
+    liveness_stall_s: float = Field(
+        120.0, gt=0, le=3600, description="/healthz fails when the main loop stalls this long."
+    )
     ingest: IngestConfig = Field(default_factory=IngestConfig)
     motion: MotionConfig = Field(default_factory=MotionConfig)
     static: StaticConfig = Field(default_factory=StaticConfig)

@@ -7,7 +7,8 @@ the socket (ZeroMQ sockets are not thread-safe) and:
 * sends due events (never sent, or unacked after ``resend_after_s``), at most
   ``max_in_flight`` unacked at a time, in outbox order;
 * deletes events from the outbox when an ACK names them (committed or rejected);
-* sends a heartbeat every ``heartbeat_s`` with per-camera health;
+* sends a heartbeat every ``heartbeat_s`` with per-camera health, and hands the
+  aggregator's HEARTBEAT_REPLY (the nodes alive, for failover) to ``on_alive_nodes``;
 * warns loudly (log + ``gridwatch_outbox_over_warn`` metric) above
   ``outbox_warn_events``; it never drops an event.
 
@@ -39,6 +40,7 @@ from gridwatch.protocol import (
     CameraStatus,
     EventPayload,
     HeartbeatPayload,
+    HeartbeatReplyPayload,
     MessageType,
     ProtocolError,
     decode,
@@ -64,6 +66,7 @@ BACKLOG_REPEAT_S = 60.0
 
 CameraStatusSource = Callable[[], list[CameraStatus]]
 StatsSource = Callable[[], dict[str, float]]
+AliveNodesSink = Callable[[list[str]], None]
 
 
 class Publisher:
@@ -78,8 +81,10 @@ class Publisher:
         camera_status: CameraStatusSource | None = None,
         stats: StatsSource | None = None,
         on_error: Callable[[BaseException, str], None] | None = None,
+        on_alive_nodes: AliveNodesSink | None = None,
     ) -> None:
         self.node_id = node_id
+        self._on_alive_nodes = on_alive_nodes
         self.config = config
         self.outbox = outbox
         self._camera_status = camera_status or (lambda: [])
@@ -96,6 +101,7 @@ class Publisher:
         self._last_warn = -BACKLOG_REPEAT_S
         self.acked = 0
         self.rejected = 0
+        self.alive_nodes: list[str] | None = None  # the aggregator's last failover view
 
     # ------------------------------------------------------------ ingest side
 
@@ -241,6 +247,10 @@ class Publisher:
                 continue
             if isinstance(msg.payload, AckPayload):
                 self._apply_ack(msg.payload)
+            elif isinstance(msg.payload, HeartbeatReplyPayload):
+                self.alive_nodes = list(msg.payload.alive_nodes)
+                if self._on_alive_nodes is not None:
+                    self._on_alive_nodes(self.alive_nodes)
 
     def _apply_ack(self, ack: AckPayload) -> None:
         ids = [*ack.event_ids, *(r.event_id for r in ack.rejected)]

@@ -15,7 +15,8 @@ from gridwatch.cli.common import db_option, settings_from
     "--node",
     "node_id",
     default=None,
-    help="This node's id in the node list (default: edge.node_id, $GRIDWATCH_NODE_ID, hostname).",
+    help="This node's id in the node list, or a pod name <set>-<k> for the k-th node "
+    "(default: edge.node_id, $GRIDWATCH_NODE_ID, hostname).",
 )
 @db_option
 @click.option(
@@ -41,16 +42,20 @@ def run(
     runs until SIGTERM/SIGINT and exits non-zero if a part failed.
     """
     from edge_agent.agent import EdgeAgent, default_node_id
+    from gridwatch.sharding import node_for_name
 
     settings = settings_from(ctx)
     if aggregator:
         settings.edge.delivery.aggregator = aggregator
     if metrics_port is not None:
         settings.edge.metrics_port = metrics_port
-    node = node_id or settings.edge.node_id or default_node_id()
-    if node not in {n.id for n in settings.sharding.nodes}:
-        listed = ", ".join(n.id for n in settings.sharding.nodes) or "(none)"
-        raise click.ClickException(f"node {node!r} is not in the node list ({listed}): pass --node")
+    name = node_id or settings.edge.node_id or default_node_id()
+    try:
+        node = node_for_name(name, settings.sharding.nodes)
+    except KeyError as exc:
+        raise click.ClickException(str(exc.args[0])) from None
+    if node != name:
+        click.echo(f"{name}: pod ordinal → node {node} of the node list", err=True)
     weights = os.environ.get("GRIDWATCH_WEIGHTS_DIR")
     agent = EdgeAgent(
         settings,

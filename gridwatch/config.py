@@ -7,6 +7,11 @@ import time, so tests can make as many as they like.
 
 Precedence for the database URL: ``--db`` flag, then ``GRIDWATCH_DB``, then
 ``database.url`` in the config file, then SQLite under the data directory.
+
+The node list (who shares the cameras) is ``sharding.nodes`` or ``sharding.nodes_file``;
+``sharding.node_count`` (or ``GRIDWATCH_NODE_COUNT``, which a Kubernetes StatefulSet's
+replica count fills) makes it ``node-000`` ... ``node-<N-1>`` when no list is given, and
+must agree with the list when one is.
 """
 
 from __future__ import annotations
@@ -18,7 +23,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import yaml
-from pydantic import BaseModel, Field, ValidationError, field_validator
+from pydantic import BaseModel, Field, ValidationError, field_validator, model_validator
 
 from aggregator.config import AggregatorConfig
 from edge_agent.config import EdgeConfig
@@ -28,6 +33,7 @@ DEFAULT_CONFIG = Path("configs/gridwatch.yaml")
 CONFIG_ENV = "GRIDWATCH_CONFIG"
 DB_ENV = "GRIDWATCH_DB"
 DATA_DIR_ENV = "GRIDWATCH_DATA_DIR"
+NODE_COUNT_ENV = "GRIDWATCH_NODE_COUNT"
 
 
 class PathsConfig(Section):
@@ -81,6 +87,13 @@ class ShardingConfig(Section):
     nodes_file: Path | None = Field(
         None, description="YAML file with a `nodes:` list; overrides `nodes` when set."
     )
+    node_count: int | None = Field(
+        None,
+        ge=1,
+        le=100_000,
+        description="Without a list: nodes node-000 ... node-<N-1> ($GRIDWATCH_NODE_COUNT "
+        "overrides; a StatefulSet's replicas). With a list: must equal its length.",
+    )
 
     _unique = field_validator("nodes")(_unique_node_ids)
 
@@ -95,6 +108,18 @@ class Settings(Section):
     sharding: ShardingConfig = Field(default_factory=ShardingConfig)
     edge: EdgeConfig = Field(default_factory=EdgeConfig)
     aggregator: AggregatorConfig = Field(default_factory=AggregatorConfig)
+
+    @model_validator(mode="after")
+    def _heartbeats_fit_failover(self) -> Settings:
+        beat = self.edge.delivery.heartbeat_s
+        timeout = self.aggregator.failover.node_timeout_s
+        if self.aggregator.failover.enabled and 2 * beat > timeout:
+            raise ValueError(
+                f"edge.delivery.heartbeat_s ({beat:g}) must be at most half of "
+                f"aggregator.failover.node_timeout_s ({timeout:g}): one late heartbeat "
+                "must not make a live node look dead"
+            )
+        return self
 
     def database_url(self, override: str | None = None) -> str:
         """The URL to use: ``override`` (a ``--db`` flag), env, file, or SQLite default."""
@@ -224,7 +249,40 @@ def load_settings(path: Path | None = None) -> Settings:
     if nodes_file is not None:
         nodes = load_model(NodesFile, nodes_file)
         settings.sharding.nodes = nodes.nodes
+    _apply_node_count(settings.sharding, file)
     return settings
+
+
+def _apply_node_count(sharding: ShardingConfig, file: Path) -> None:
+    """``node_count`` (``$GRIDWATCH_NODE_COUNT`` first) makes or checks the node list."""
+    from gridwatch.sharding import default_nodes
+
+    count = sharding.node_count
+    if raw := os.environ.get(NODE_COUNT_ENV):
+        try:
+            count = int(raw)
+            if count < 1:
+                raise ValueError
+        except ValueError:
+            issue = ConfigIssue(Path(f"${NODE_COUNT_ENV}"), "", f"{raw!r} is not a count >= 1")
+            raise ConfigError([issue]) from None
+        file = Path(f"${NODE_COUNT_ENV}")
+    if count is None:
+        return
+    if not sharding.nodes:
+        sharding.nodes = default_nodes(count)
+    elif len(sharding.nodes) != count:
+        where = sharding.nodes_file or file
+        raise ConfigError(
+            [
+                ConfigIssue(
+                    file,
+                    "sharding.node_count",
+                    f"{count} node(s), but {where} lists {len(sharding.nodes)}: "
+                    "scale the StatefulSet and the node list together",
+                )
+            ]
+        )
 
 
 # Files that `gridwatch config check` knows how to validate, by name. Later parts of the

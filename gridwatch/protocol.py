@@ -5,9 +5,16 @@ ROUTER; the ROUTER answers on the same connection.
 
     frames = [envelope (UTF-8 JSON), blob 0, blob 1, ...]
 
-The envelope is ``{"v": 1, "type": "...", "node": "<node id>", "payload": {...},
+The envelope is ``{"v": 2, "type": "...", "node": "<node id>", "payload": {...},
 "blobs": [{"name": "snapshot.jpg", "size": 12345}, ...]}``. Blobs (the evidence JPEG
 and clip) travel as separate frames so they are never base64-encoded or parsed as JSON.
+
+Versions. ``v`` is the version its sender speaks; :func:`decode` accepts every version
+from :data:`MIN_PROTOCOL_VERSION` to :data:`PROTOCOL_VERSION`. Version 2 added the
+HEARTBEAT_REPLY (aggregator → edge: the nodes it hears, for failover); every payload of
+version 1 is unchanged. The aggregator answers each peer in the version that peer
+speaks, and sends HEARTBEAT_REPLY only to peers that speak 2, so agents of version 1
+keep working next to an aggregator of version 2 (upgrade the aggregator first).
 
 Delivery is at-least-once: the agent keeps each event in its outbox until an ACK names
 its ``event_id``; the aggregator inserts idempotently by ``event_id`` and acks only after
@@ -28,7 +35,8 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-PROTOCOL_VERSION = 1
+PROTOCOL_VERSION = 2  # what this code speaks
+MIN_PROTOCOL_VERSION = 1  # the oldest version it still reads and answers
 MAX_ENVELOPE_BYTES = 256 * 1024
 MAX_BLOB_BYTES = 8 * 1024 * 1024
 MAX_BLOBS = 4
@@ -47,6 +55,7 @@ class MessageType(StrEnum):
     EVENT = "event"  # edge → aggregator: one detected event (+ evidence blobs)
     HEARTBEAT = "heartbeat"  # edge → aggregator: node alive, per-camera health
     ACK = "ack"  # aggregator → edge: these event ids are committed (or rejected for good)
+    HEARTBEAT_REPLY = "heartbeat_reply"  # aggregator → edge (v2): the nodes it hears
 
 
 class Payload(BaseModel):
@@ -121,10 +130,26 @@ class AckPayload(Payload):
     rejected: list[Rejection] = Field(default_factory=list, max_length=10_000)
 
 
+class HeartbeatReplyPayload(Payload):
+    """The aggregator's answer to a heartbeat (protocol version 2): which nodes are alive.
+
+    ``alive_nodes`` are the nodes it heard from within the last ``node_timeout_s``
+    seconds. Edge agents run rendezvous hashing over the configured nodes that are in
+    this list (always including themselves), so a dead node's cameras spread over the
+    others and go back when it returns. An aggregator that has run for less than
+    ``node_timeout_s`` has not heard every live node yet and sends no reply.
+    """
+
+    alive_nodes: list[NodeId] = Field(max_length=10_000)
+    node_timeout_s: float = Field(gt=0)
+    sent_at: float
+
+
 PAYLOADS: dict[MessageType, type[Payload]] = {
     MessageType.EVENT: EventPayload,
     MessageType.HEARTBEAT: HeartbeatPayload,
     MessageType.ACK: AckPayload,
+    MessageType.HEARTBEAT_REPLY: HeartbeatReplyPayload,
 }
 
 
@@ -147,12 +172,29 @@ class Message:
     node: str
     payload: Any  # the Payload subclass for ``type``
     blobs: dict[str, bytes] = field(default_factory=dict)
+    version: int = PROTOCOL_VERSION  # the version its sender speaks
+
+
+# The first version that has each message type (older peers must never be sent it).
+SINCE_VERSION: dict[MessageType, int] = {MessageType.HEARTBEAT_REPLY: 2}
 
 
 def encode(
-    msg_type: MessageType, payload: Payload, *, node: str, blobs: dict[str, bytes] | None = None
+    msg_type: MessageType,
+    payload: Payload,
+    *,
+    node: str,
+    blobs: dict[str, bytes] | None = None,
+    version: int = PROTOCOL_VERSION,
 ) -> list[bytes]:
-    """Frames for one message: the JSON envelope, then each blob."""
+    """Frames for one message: the JSON envelope, then each blob.
+
+    ``version`` is the envelope's ``v``: answer a peer in the version it speaks.
+    """
+    if not MIN_PROTOCOL_VERSION <= version <= PROTOCOL_VERSION:
+        raise ProtocolError("bad_version", f"cannot speak version {version}")
+    if version < SINCE_VERSION.get(msg_type, MIN_PROTOCOL_VERSION):
+        raise ProtocolError("bad_version", f"{msg_type.value} does not exist in version {version}")
     blobs = blobs or {}
     if len(blobs) > MAX_BLOBS:
         raise ProtocolError("too_large", f"{len(blobs)} blobs, at most {MAX_BLOBS}")
@@ -160,7 +202,7 @@ def encode(
         if len(data) > MAX_BLOB_BYTES:
             raise ProtocolError("too_large", f"blob {name!r} is {len(data)} bytes")
     envelope = {
-        "v": PROTOCOL_VERSION,
+        "v": version,
         "type": msg_type.value,
         "node": node,
         "payload": payload.model_dump(mode="json"),
@@ -188,9 +230,15 @@ def _envelope(frames: list[bytes]) -> dict[str, Any]:
     missing = {"v", "type", "node", "payload"} - set(envelope)
     if missing:
         raise ProtocolError("bad_envelope", f"missing keys {sorted(missing)}")
-    if envelope["v"] != PROTOCOL_VERSION:
+    v = envelope["v"]
+    if not (
+        isinstance(v, int)
+        and not isinstance(v, bool)
+        and MIN_PROTOCOL_VERSION <= v <= PROTOCOL_VERSION
+    ):
         raise ProtocolError(
-            "bad_version", f"version {envelope['v']!r}, expected {PROTOCOL_VERSION}"
+            "bad_version",
+            f"version {v!r}, expected {MIN_PROTOCOL_VERSION} to {PROTOCOL_VERSION}",
         )
     return envelope
 
@@ -198,10 +246,13 @@ def _envelope(frames: list[bytes]) -> dict[str, Any]:
 def decode(frames: list[bytes]) -> Message:
     """Parse and validate one message (without the ROUTER identity frame)."""
     envelope = _envelope(frames)
+    version: int = envelope["v"]
     try:
         msg_type = MessageType(envelope["type"])
     except ValueError:
         raise ProtocolError("bad_type", f"unknown message type {envelope['type']!r}") from None
+    if version < SINCE_VERSION.get(msg_type, MIN_PROTOCOL_VERSION):
+        raise ProtocolError("bad_type", f"{msg_type.value} does not exist in version {version}")
     node = envelope["node"]
     if not isinstance(node, str) or not node or len(node) > 64:
         raise ProtocolError("bad_envelope", "node must be a short string")
@@ -229,4 +280,4 @@ def decode(frames: list[bytes]) -> Message:
         blobs[spec["name"]] = data
     if isinstance(payload, EventPayload) and set(payload.evidence) - set(blobs):
         raise ProtocolError("blob_mismatch", "event names evidence that was not sent")
-    return Message(msg_type, node, payload, blobs)
+    return Message(msg_type, node, payload, blobs, version)

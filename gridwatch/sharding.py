@@ -20,13 +20,18 @@ written to the node list (``configs/nodes.yaml``): with them fixed, the two prop
 above still hold exactly; re-calibrating after the camera set changed a lot moves only
 the cameras needed to restore balance.
 
+Failover. :func:`serving_nodes` narrows the node list to the nodes the aggregator hears
+(always keeping the asking node): a dead node's cameras spread over the others by the
+same scores, nothing else moves, and they all go back when it is heard again.
+
 Everything is vectorised with numpy: 200,000 cameras × 100 nodes take well under a second.
 """
 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Sequence
+import re
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -199,6 +204,58 @@ def moved(before: Assignment, after: Assignment) -> np.ndarray:
 
 
 def default_nodes(count: int, prefix: str = "node-") -> list[NodeSpec]:
-    """``count`` equal nodes named like StatefulSet pods (node-000, node-001, ...)."""
-    width = max(3, len(str(count - 1)))
-    return [NodeSpec(id=f"{prefix}{i:0{width}d}") for i in range(count)]
+    """``count`` equal nodes node-000, node-001, ... (node ``k`` is StatefulSet ordinal k).
+
+    Ids have at least three digits and never change width, so growing the list from
+    1,000 to 1,001 nodes adds ``node-1000`` and renames nobody.
+    """
+    return [NodeSpec(id=f"{prefix}{i:03d}") for i in range(count)]
+
+
+def serving_nodes(
+    nodes: Sequence[NodeSpec], alive: Collection[str] | None, me: str
+) -> list[NodeSpec]:
+    """The configured nodes that share the cameras now: those in ``alive``, plus ``me``.
+
+    ``alive`` is the aggregator's failover view (None: no view yet, every node serves).
+    Always keeping ``me`` means a node never drops its own cameras because the
+    aggregator lost track of it; at worst a camera is watched twice for a moment.
+
+    >>> from gridwatch.config import NodeSpec
+    >>> nodes = [NodeSpec(id="a"), NodeSpec(id="b"), NodeSpec(id="c")]
+    >>> [n.id for n in serving_nodes(nodes, {"a", "x"}, me="b")]
+    ['a', 'b']
+    """
+    if alive is None:
+        return list(nodes)
+    return [n for n in nodes if n.id in alive or n.id == me]
+
+
+_ORDINAL = re.compile(r"^.+-(\d+)$")
+
+
+def node_for_name(name: str, nodes: Sequence[NodeSpec]) -> str:
+    """The node id for ``name``: itself when it is listed, else the pod ordinal's node.
+
+    A StatefulSet names its pods ``<set>-<ordinal>``: pod ``edge-17`` runs the 18th node
+    of the list, whatever that node is called. Raises ``KeyError`` with a message that
+    says what is wrong otherwise.
+
+    >>> from gridwatch.config import NodeSpec
+    >>> node_for_name("edge-1", [NodeSpec(id="node-000"), NodeSpec(id="node-001")])
+    'node-001'
+    """
+    ids = [n.id for n in nodes]
+    if name in ids:
+        return name
+    listed = ", ".join(ids[:5]) + (", ..." if len(ids) > 5 else "") if ids else "(none)"
+    match = _ORDINAL.match(name)
+    if match is None:
+        raise KeyError(f"node {name!r} is not in the node list ({listed}): pass --node")
+    ordinal = int(match.group(1))
+    if ordinal >= len(ids):
+        raise KeyError(
+            f"pod {name!r} has ordinal {ordinal} but the node list has {len(ids)} node(s) "
+            f"({listed}): scale the StatefulSet and the node list together"
+        )
+    return ids[ordinal]

@@ -81,6 +81,8 @@ def _isolated_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     """No test reads the developer's own database or config by accident."""
     monkeypatch.delenv("GRIDWATCH_DB", raising=False)
     monkeypatch.delenv("GRIDWATCH_CONFIG", raising=False)
+    monkeypatch.delenv("GRIDWATCH_NODE_COUNT", raising=False)  # set in edge pods
+    monkeypatch.delenv("GRIDWATCH_NODE_ID", raising=False)
     monkeypatch.setenv("GRIDWATCH_DATA_DIR", str(tmp_path / "data"))
 
 

@@ -3,15 +3,26 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import click
+from click.core import ParameterSource
 
 from gridwatch.cli.common import settings_from
+
+QUICK_HELP = "A small run, under a minute: smaller defaults for the options not given."
 
 
 @click.group()
 def bench() -> None:
-    """Throughput and scale benchmarks."""
+    """Throughput and scale benchmarks (each takes --quick and --json PATH)."""
+
+
+def quick_defaults(ctx: click.Context, values: dict[str, Any], quick: dict[str, Any]) -> None:
+    """With ``--quick``, replace the defaults of options the user did not give."""
+    for name, value in quick.items():
+        if ctx.get_parameter_source(name) is ParameterSource.DEFAULT:
+            values[name] = value
 
 
 @bench.command()
@@ -21,14 +32,23 @@ def bench() -> None:
     "--db", "db_url", default=None, help="Database URL (default: a temporary SQLite file)."
 )
 @click.option("--json", "json_path", type=click.Path(path_type=Path, dir_okay=False), default=None)
+@click.option("--quick", is_flag=True, help=QUICK_HELP + " (20,000 cameras, 20 nodes)")
 @click.pass_context
 def registry(
-    ctx: click.Context, count: int, node_count: int, db_url: str | None, json_path: Path | None
+    ctx: click.Context,
+    count: int,
+    node_count: int,
+    db_url: str | None,
+    json_path: Path | None,
+    quick: bool,
 ) -> None:
     """Generate, validate, locate, import and shard a city of cameras."""
     from benchmarks.registry import run
 
-    run(count, node_count, db_url, settings_from(ctx).grid.file, json_path)
+    opts = {"count": count, "node_count": node_count}
+    if quick:
+        quick_defaults(ctx, opts, {"count": 20_000, "node_count": 20})
+    run(opts["count"], opts["node_count"], db_url, settings_from(ctx).grid.file, json_path)
 
 
 def _csv(kind: type, value: str) -> list:
@@ -60,6 +80,11 @@ def _csv(kind: type, value: str) -> list:
 @click.option("--skip-baseline", is_flag=True, help="No ultralytics / decode-only comparison.")
 @click.option("--decode-seconds", type=click.FloatRange(min=1), default=5.0, show_default=True)
 @click.option("--json", "json_path", type=click.Path(path_type=Path, dir_okay=False), default=None)
+@click.option(
+    "--quick",
+    is_flag=True,
+    help=QUICK_HELP + " (2 cameras of 360p GOP 25 for 8 s, decode 2 s per mode)",
+)
 @click.pass_context
 def edge(
     ctx: click.Context,
@@ -73,12 +98,27 @@ def edge(
     skip_baseline: bool,
     decode_seconds: float,
     json_path: Path | None,
+    quick: bool,
 ) -> None:
     """Live RTSP cameras into one edge agent: cameras held, CPU, detector, latency, memory."""
     from benchmarks.edge import BenchError, EdgeOptions, camera_steps, run
 
     if cameras is not None and max_cameras is not None:
         raise click.UsageError("--cameras and --max-cameras exclude each other")
+    if quick:
+        values: dict[str, Any] = {
+            "seconds": seconds,
+            "sizes": sizes,
+            "gops": gops,
+            "decode_seconds": decode_seconds,
+        }
+        quick_defaults(
+            ctx, values, {"seconds": 8.0, "sizes": "360p", "gops": "25", "decode_seconds": 2.0}
+        )
+        seconds, sizes, gops = values["seconds"], values["sizes"], values["gops"]
+        decode_seconds = values["decode_seconds"]
+        if cameras is None and max_cameras is None:
+            cameras = 2
     opts = EdgeOptions(
         steps=camera_steps(cameras, max_cameras),
         seconds=seconds,
@@ -105,11 +145,35 @@ def edge(
 @click.option("--burst", type=click.IntRange(min=1), default=10, show_default=True)
 @click.option("--seconds", type=click.FloatRange(min=1), default=20, show_default=True)
 @click.option("--cameras", type=click.IntRange(min=100), default=200_000, show_default=True)
-@click.option("--db", "db_url", default=None, help="Database URL (default: temporary SQLite).")
+@click.option(
+    "--db",
+    "db_url",
+    default=None,
+    help="Database URL (default: temporary SQLite). With --connect: the aggregator's database, "
+    "whose cameras the events name and where they are checked.",
+)
 @click.option(
     "--both", is_flag=True, help="SQLite, then a fresh PostgreSQL database on 127.0.0.1:5432."
 )
+@click.option(
+    "--connect",
+    metavar="ENDPOINT",
+    default=None,
+    help="Load-test a running aggregator at ENDPOINT (tcp://HOST:PORT) instead of starting one; "
+    "it may be killed and restarted meanwhile. Needs --db.",
+)
+@click.option(
+    "--events",
+    type=click.IntRange(min=1),
+    default=None,
+    help="With --connect: events to publish in all (default 100,000; --quick 2,000).",
+)
 @click.option("--json", "json_path", type=click.Path(path_type=Path, dir_okay=False), default=None)
+@click.option(
+    "--quick",
+    is_flag=True,
+    help=QUICK_HELP + " (2 agents × 300 ev/s for 5 s, 2,000 cameras; --connect: 2,000 events)",
+)
 @click.pass_context
 def aggregator(
     ctx: click.Context,
@@ -120,18 +184,71 @@ def aggregator(
     cameras: int,
     db_url: str | None,
     both: bool,
+    connect: str | None,
+    events: int | None,
     json_path: Path | None,
+    quick: bool,
 ) -> None:
-    """Simulated edge agents into a real aggregator: events/s, latency, count check."""
-    from benchmarks.aggregator import AggOptions, run
+    """Simulated edge agents into an aggregator: events/s, latency, lost, duplicated.
 
-    if both and db_url:
-        raise click.UsageError("--both and --db exclude each other")
-    urls: list[str | None] = [None, "postgresql"] if both else [db_url]
-    opts = AggOptions(agents, rate, burst, seconds, cameras)
-    doc = run(opts, urls, settings_from(ctx).grid.file, json_path)
+    Without --connect it starts its own aggregator on a fresh database; with --connect
+    it publishes to one that runs already (see benchmarks/README.md).
+    """
+    values: dict[str, Any] = {"agents": agents, "rate": rate, "seconds": seconds}
+    values["cameras"] = cameras
+    if quick:
+        quick_defaults(ctx, values, {"agents": 2, "rate": 300.0, "seconds": 5.0, "cameras": 2000})
+    if connect is not None:
+        doc = _connect(ctx, connect, db_url, both, events, quick, values, burst, json_path)
+    else:
+        if events is not None:
+            raise click.UsageError("--events goes with --connect (else use --rate and --seconds)")
+        from benchmarks.aggregator import AggOptions, run
+
+        if both and db_url:
+            raise click.UsageError("--both and --db exclude each other")
+        urls: list[str | None] = [None, "postgresql"] if both else [db_url]
+        opts = AggOptions(
+            values["agents"], values["rate"], burst, values["seconds"], values["cameras"]
+        )
+        doc = run(opts, urls, settings_from(ctx).grid.file, json_path)
     if not doc["results"]["ok"]:
         ctx.exit(1)
+
+
+def _connect(
+    ctx: click.Context,
+    endpoint: str,
+    db_url: str | None,
+    both: bool,
+    events: int | None,
+    quick: bool,
+    values: dict[str, Any],
+    burst: int,
+    json_path: Path | None,
+) -> dict[str, Any]:
+    from benchmarks.aggregator_connect import run as run_connect
+
+    if both:
+        raise click.UsageError("--both starts its own aggregators; it does not go with --connect")
+    if db_url is None:
+        raise click.UsageError("--connect needs --db URL: the database the aggregator writes")
+    for name in ("seconds", "cameras"):
+        if ctx.get_parameter_source(name) is not ParameterSource.DEFAULT:
+            raise click.UsageError(f"--{name} does not go with --connect (use --events)")
+    count = events if events is not None else (2000 if quick else 100_000)
+    try:
+        return run_connect(
+            endpoint,
+            db_url,
+            events=count,
+            agents=values["agents"],
+            rate=values["rate"],
+            burst=burst,
+            json_path=json_path,
+        )
+    except ValueError as exc:
+        raise click.ClickException(str(exc)) from None
 
 
 @bench.command("small-objects")
@@ -141,8 +258,13 @@ def aggregator(
 @click.option("--seconds", type=click.FloatRange(min=30), default=60.0, show_default=True)
 @click.option("--slice", "slice_px", type=click.IntRange(64, 960), default=480, show_default=True)
 @click.option("--json", "json_path", type=click.Path(path_type=Path, dir_okay=False), default=None)
-def small_objects(sizes: str, seconds: float, slice_px: int, json_path: Path | None) -> None:
+@click.option("--quick", is_flag=True, help="One car size (3 % of the frame), 35 samples.")
+def small_objects(
+    sizes: str, seconds: float, slice_px: int, json_path: Path | None, quick: bool
+) -> None:
     """A small far car: full frame vs sliced inference (supervision) vs the second look."""
     from benchmarks.small_objects import run
 
+    if quick:
+        sizes, seconds = "0.25", 35.0
     run(_csv(float, sizes), seconds, slice_px, json_path)

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from aggregator.config import AggregatorConfig, ReceiverConfig
+from aggregator.config import AggregatorConfig, FailoverConfig, ReceiverConfig
 from aggregator.metrics import AggregatorMetrics
 from aggregator.service import AggregatorService
 from edge_agent.config import DeliveryConfig
@@ -124,10 +124,20 @@ class FakeStore:
 class ServiceThread:
     """An AggregatorService on a fake store, served by a thread of the test process."""
 
-    def __init__(self, store: FakeStore, tmp: Path, **receiver: Any) -> None:
+    def __init__(
+        self,
+        store: FakeStore,
+        tmp: Path,
+        failover: FailoverConfig | None = None,
+        **receiver: Any,
+    ) -> None:
         receiver.setdefault("bind", loopback())
         receiver.setdefault("commit_max_wait_ms", 5)
-        self.config = AggregatorConfig(metrics_port=0, receiver=ReceiverConfig(**receiver))
+        self.config = AggregatorConfig(
+            metrics_port=0,
+            receiver=ReceiverConfig(**receiver),
+            failover=failover or FailoverConfig(),
+        )
         self.metrics = AggregatorMetrics()
         self.service = AggregatorService(
             self.config,

@@ -29,8 +29,7 @@ def test_bench_edge_cuda_without_gpu_fails_clearly(weights: Path) -> None:
 def test_bench_edge_two_cameras(tmp_path: Path, weights: Path) -> None:
     require_gstreamer()
     out = tmp_path / "edge.json"
-    args = ["bench", "edge", "--cameras", "2", "--seconds", "8", "--sizes", "360p"]
-    args += ["--gops", "25", "--decode-seconds", "2", "--json", str(out)]
+    args = ["bench", "edge", "--quick", "--json", str(out)]  # 2 cameras, 360p GOP 25, 8 s
     result = CliRunner().invoke(cli, args)
     assert result.exit_code == 0, result.output
     doc = json.loads(out.read_text(encoding="utf-8"))
@@ -51,3 +50,6 @@ def test_bench_edge_two_cameras(tmp_path: Path, weights: Path) -> None:
     assert doc["results"]["baseline"]["ok"] is True
     modes = {r["mode"] for r in doc["results"]["decode_only"] if r["ok"]}
     assert modes == {"pyav-key", "pyav-all", "opencv"}
+    assert doc["cameras_served"] == doc["results"]["cameras_held"]
+    assert doc["baseline_cameras_served"] == doc["results"]["baseline"]["cameras_served"]
+    assert 0 < doc["decode_cpu_per_camera_s"] < doc["baseline_decode_cpu_per_camera_s"]

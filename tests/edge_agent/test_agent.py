@@ -131,3 +131,43 @@ def test_heartbeat_statuses_and_camera_gauge(agent: EdgeAgent) -> None:
     agent.pool.states["b"] = CameraState.ONLINE
     agent._statuses()
     assert (gauge("online"), gauge("offline")) == (2.0, 0.0)  # an emptied state reads 0
+
+
+def test_failover_view_covers_a_dead_node_and_gives_its_cameras_back(
+    agent: EdgeAgent, tmp_path: Path, sqlite_url: str
+) -> None:
+    nodes = [NodeSpec(id="node-a"), NodeSpec(id="node-b"), NodeSpec(id="node-c")]
+    agent.settings.sharding.nodes = nodes
+    register(tmp_path, sqlite_url, cams(60))
+    ids = [f"cam-{i:02d}" for i in range(60)]
+    home = assign(ids, nodes).as_dict()
+    own = {c for c, n in home.items() if n == "node-a"}
+    agent.refresh()
+    assert set(agent.pool.calls[-1]) == own and not agent.covering
+    kept = dict(agent.analyzers)
+
+    # The aggregator no longer hears node-b: node-a takes the part of b's share that
+    # rendezvous hashing over {a, c} gives it, as soon as the view arrives.
+    agent.set_alive_nodes(["node-a", "node-c", "not-configured"])
+    assert agent.view_changed.is_set()
+    agent.refresh()
+    over_ac = assign(ids, [nodes[0], nodes[2]]).as_dict()
+    taken = {c for c, n in over_ac.items() if n == "node-a"} - own
+    assert taken and all(home[c] == "node-b" for c in taken)  # only b's cameras move
+    assert set(agent.pool.calls[-1]) == own | taken
+    assert agent.covering == {"node-b": len(taken)}
+    assert all(agent.analyzers[c] is kept[c] for c in own)  # its own cameras run on
+
+    agent.set_alive_nodes(["node-c", "node-a"])  # the same view again: nothing to do
+    assert not agent.view_changed.is_set()
+
+    # An aggregator that hears only node-c never makes node-a drop its own cameras.
+    agent.set_alive_nodes(["node-c"])
+    agent.refresh()
+    assert set(agent.pool.calls[-1]) >= own
+
+    # node-b returns: its cameras go back, node-a runs exactly its own share again.
+    agent.set_alive_nodes(["node-a", "node-b", "node-c"])
+    agent.refresh()
+    assert set(agent.pool.calls[-1]) == own and agent.covering == {}
+    assert all(agent.analyzers[c] is kept[c] for c in own)

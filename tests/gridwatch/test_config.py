@@ -73,3 +73,41 @@ def test_database_url_precedence(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 def test_explicit_missing_config_is_an_error(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="file not found"):
         load_settings(tmp_path / "nope.yaml")
+
+
+def test_node_count_makes_the_node_list(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    config = write(tmp_path, "gridwatch.yaml", "sharding:\n  node_count: 3\n")
+    assert [n.id for n in load_settings(config).sharding.nodes] == [
+        "node-000",
+        "node-001",
+        "node-002",
+    ]
+    # A StatefulSet's replica count, passed in the environment, wins over the file.
+    monkeypatch.setenv("GRIDWATCH_NODE_COUNT", "5")
+    assert len(load_settings(config).sharding.nodes) == 5
+    monkeypatch.setenv("GRIDWATCH_NODE_COUNT", "many")
+    with pytest.raises(ConfigError, match="'many' is not a count"):
+        load_settings(config)
+
+
+def test_node_count_must_match_a_given_list(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    nodes = write(tmp_path, "nodes.yaml", "nodes: [{id: a}, {id: b}]\n")
+    config = write(tmp_path, "gridwatch.yaml", f"sharding: {{nodes_file: {nodes}}}\n")
+    monkeypatch.setenv("GRIDWATCH_NODE_COUNT", "2")
+    assert [n.id for n in load_settings(config).sharding.nodes] == ["a", "b"]  # calibrated ids
+    monkeypatch.setenv("GRIDWATCH_NODE_COUNT", "3")
+    with pytest.raises(ConfigError) as info:
+        load_settings(config)
+    assert "3 node(s), but" in str(info.value) and "lists 2" in str(info.value)
+
+
+def test_heartbeat_must_fit_the_failover_timeout(tmp_path: Path) -> None:
+    config = write(
+        tmp_path,
+        "gridwatch.yaml",
+        "edge: {delivery: {heartbeat_s: 20}}\naggregator: {failover: {node_timeout_s: 30}}\n",
+    )
+    with pytest.raises(ConfigError, match="at most half"):
+        load_settings(config)

@@ -10,11 +10,13 @@ import pytest
 from gridwatch.protocol import (
     MAX_BLOB_BYTES,
     MAX_ENVELOPE_BYTES,
+    PROTOCOL_VERSION,
     AckPayload,
     CameraState,
     CameraStatus,
     EventPayload,
     HeartbeatPayload,
+    HeartbeatReplyPayload,
     MessageType,
     ProtocolError,
     Rejection,
@@ -95,8 +97,10 @@ MALFORMED = [
     ("bad_envelope", without("payload")),
     ("bad_envelope", envelope(node="")),
     ("bad_envelope", envelope(node=7)),
-    ("bad_version", envelope(v=2)),
+    ("bad_version", envelope(v=3)),
+    ("bad_version", envelope(v=0)),
     ("bad_version", envelope(v="1")),
+    ("bad_version", envelope(v=True)),
     ("bad_type", envelope(type="launch")),
     ("schema", envelope(payload={"event_id": "nothex"})),
     ("schema", envelope(payload={**event().model_dump(mode="json"), "confidence": 2})),
@@ -123,3 +127,33 @@ def test_encode_refuses_what_decode_would_reject() -> None:
         encode(MessageType.EVENT, event(), node="n", blobs={"a": b"x" * (MAX_BLOB_BYTES + 1)})
     with pytest.raises(ProtocolError, match="too_large"):
         encode(MessageType.EVENT, event(), node="n", blobs={str(i): b"" for i in range(5)})
+
+
+def test_version_1_peers_still_understood() -> None:
+    """An agent of protocol version 1 sends v1 envelopes: they decode, and say so."""
+    msg = decode(envelope(v=1))
+    assert msg.version == 1 and msg.type is MessageType.EVENT
+    assert decode(good_frames()).version == PROTOCOL_VERSION == 2
+    # An answer in the peer's own version: an ACK exists in v1 ...
+    ack = encode(MessageType.ACK, AckPayload(event_ids=["a" * 32]), node="agg", version=1)
+    assert json.loads(ack[0])["v"] == 1 and decode(ack).version == 1
+
+
+def test_heartbeat_reply_round_trip_and_is_version_2_only() -> None:
+    reply = HeartbeatReplyPayload(
+        alive_nodes=["node-000", "node-002"], node_timeout_s=30.0, sent_at=5.0
+    )
+    msg = decode(encode(MessageType.HEARTBEAT_REPLY, reply, node="aggregator"))
+    assert msg.type is MessageType.HEARTBEAT_REPLY and msg.payload == reply
+    # ... a HEARTBEAT_REPLY does not: it is never encoded for, or accepted from, v1.
+    with pytest.raises(ProtocolError, match="does not exist in version 1"):
+        encode(MessageType.HEARTBEAT_REPLY, reply, node="aggregator", version=1)
+    frames = encode(MessageType.HEARTBEAT_REPLY, reply, node="aggregator")
+    env = json.loads(frames[0])
+    env["v"] = 1
+    with pytest.raises(ProtocolError) as info:
+        decode([json.dumps(env).encode()])
+    assert info.value.reason == "bad_type"
+    with pytest.raises(ProtocolError, match="schema"):
+        bad = {**reply.model_dump(mode="json"), "alive_nodes": ["../x"]}
+        decode([json.dumps({**env, "v": 2, "payload": bad}).encode()])

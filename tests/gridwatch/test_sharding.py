@@ -8,7 +8,16 @@ import numpy as np
 import pytest
 
 from gridwatch.config import NodeSpec
-from gridwatch.sharding import assign, balance, calibrate, cameras_for_node, default_nodes, moved
+from gridwatch.sharding import (
+    assign,
+    balance,
+    calibrate,
+    cameras_for_node,
+    default_nodes,
+    moved,
+    node_for_name,
+    serving_nodes,
+)
 
 CITY = [f"31011700001320{i:06d}" for i in range(200_000)]
 
@@ -90,3 +99,65 @@ def test_cameras_for_node_partitions_the_cameras() -> None:
 def test_calibration_refuses_what_it_cannot_do() -> None:
     with pytest.raises(RuntimeError, match="could not balance"):
         calibrate(CITY[:20_000], default_nodes(10), tolerance=1e-9, max_rounds=1)
+
+
+def test_failover_view_moves_only_the_dead_nodes_cameras_and_back() -> None:
+    """What every agent computes from the aggregator's alive list (edge_agent/agent.py)."""
+    cams = CITY[:30_000]
+    nodes = default_nodes(10)
+    full = assign(cams, nodes)
+    alive = {n.id for n in nodes} - {"node-004"}
+    views = [serving_nodes(nodes, alive, me) for me in sorted(alive)]
+    assert all([n.id for n in v] == [n.id for n in views[0]] for v in views)  # all agree
+    during = assign(cams, views[0])
+    changed = moved(full, during)
+    dead_own = np.array(full.node_ids)[full.node_index] == "node-004"
+    assert np.array_equal(changed, dead_own) and dead_own.sum() > 0
+    takers = np.array(during.node_ids)[during.node_index[dead_own]]
+    assert len(set(takers)) == 9  # spread over every other node, none kept by the dead one
+    # It returns: the view is the whole list again, and the map is the original one.
+    back = assign(cams, serving_nodes(nodes, alive | {"node-004"}, "node-000"))
+    assert not moved(full, back).any()
+
+
+@pytest.mark.parametrize(
+    ("alive", "me", "expected"),
+    [
+        (None, "b", ["a", "b", "c"]),  # no view yet: everyone serves
+        ({"a", "c"}, "b", ["a", "b", "c"]),  # the aggregator lost b: b keeps its own share
+        ({"a"}, "a", ["a"]),
+        (set(), "c", ["c"]),  # an aggregator that hears nobody: each keeps its own
+        ({"a", "zz"}, "a", ["a"]),  # unknown nodes are not invented
+    ],
+)
+def test_serving_nodes(alive: set[str] | None, me: str, expected: list[str]) -> None:
+    nodes = [NodeSpec(id=i) for i in ("a", "b", "c")]
+    assert [n.id for n in serving_nodes(nodes, alive, me)] == expected
+
+
+@pytest.mark.parametrize(
+    ("name", "expected"),
+    [
+        ("node-002", "node-002"),  # a listed id is itself
+        ("edge-0", "node-000"),  # pod ordinal 0: the first node
+        ("edge-17", "node-017"),  # the 18th node of the list
+        ("gridwatch-edge-3", "node-003"),
+    ],
+)
+def test_node_for_pod_name(name: str, expected: str) -> None:
+    assert node_for_name(name, default_nodes(20)) == expected
+
+
+@pytest.mark.parametrize(
+    ("name", "message"),
+    [("edge-20", "ordinal 20 but the node list has 20"), ("myhost", "not in the node list")],
+)
+def test_node_for_pod_name_refuses(name: str, message: str) -> None:
+    with pytest.raises(KeyError, match=message):
+        node_for_name(name, default_nodes(20))
+
+
+def test_default_node_ids_keep_their_width_when_the_fleet_grows() -> None:
+    small, big = default_nodes(1000), default_nodes(1001)
+    assert [n.id for n in big[:1000]] == [n.id for n in small]
+    assert big[-1].id == "node-1000" and small[7].id == "node-007"
