@@ -36,7 +36,7 @@ from edge_agent.evidence import (
 )
 from edge_agent.motion import MotionGate
 from edge_agent.rules.config import RuleSpec
-from edge_agent.rules.incidents import Incident, Phase, Transition
+from edge_agent.rules.incidents import Incident, Transition
 from edge_agent.rules.kinds import RuleState, View
 from edge_agent.rules.zones import drop_ignored, outside_ignored, zones_for
 from edge_agent.static.objects import Look, StaticObject, StaticObjects
@@ -146,16 +146,16 @@ class CameraAnalyzer:
             )
             for p in parts
         ]
-        phase = EventPhase(tr.phase.value)
+        phase = tr.phase
         zone = next((z for z in state.zones if z.id == inc.zone_id), None)
         drawn: list[LabelledBox] = (
-            [] if tr.phase is Phase.END else [(p.label, p.confidence, p.box) for p in parts]
+            [] if phase is EventPhase.END else [(p.label, p.confidence, p.box) for p in parts]
         )
         title = f"{state.rule.event_code} {state.rule.id} {phase.value}"
         picture = annotate(image, drawn, zone.polygon if zone else None, title)
         clip = None
         crops: dict[str, bytes] = {}
-        if tr.phase is Phase.START:
+        if phase is EventPhase.START:
             clip = clip_mp4([f for _, f in self._frames], self.evidence)
             self._object_crops[inc.incident_id] = crop_jpeg(crop_around_box(image, inc.box))
         else:

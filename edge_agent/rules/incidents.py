@@ -22,7 +22,6 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from enum import StrEnum
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -30,6 +29,7 @@ import numpy as np
 from edge_agent.detections import box_coverage, box_iou
 from edge_agent.rules.config import RuleSpec
 from edge_agent.tracking import Box
+from gridwatch.protocol import EventPhase
 
 if TYPE_CHECKING:
     from edge_agent.rules.kinds import Candidate
@@ -37,11 +37,6 @@ if TYPE_CHECKING:
     from edge_agent.static.place import PlaceCheck
 
 JOIN_GAP = 0.25  # a candidate this close to an open incident (× its diagonal) joins it
-
-
-class Phase(StrEnum):
-    START = "start"
-    END = "end"
 
 
 @dataclass
@@ -62,7 +57,7 @@ class Incident:
 
 @dataclass(frozen=True)
 class Transition:
-    phase: Phase
+    phase: EventPhase
     incident: Incident
 
 
@@ -94,11 +89,11 @@ class IncidentBook:
                 )
                 incident.place = _capture(background, incident.box)
                 self.open.append(incident)
-                out.append(Transition(Phase.START, incident))
+                out.append(Transition(EventPhase.START, incident))
         for incident in list(self.open):
             if self._over(t, incident, background):
                 self.open.remove(incident)
-                out.append(Transition(Phase.END, incident))
+                out.append(Transition(EventPhase.END, incident))
         return out
 
     def boxes(self) -> list[Box]:
