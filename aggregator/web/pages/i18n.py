@@ -52,6 +52,8 @@ _ZH: dict[str, str] = {
     "review.duplicate_of": "重复于案件编号",
     "review.keys": "快捷键：c 立案 · r 驳回 · d 重复 · j/k 下一个/上一个",
     "review.queue": "队列",
+    "review.teaches": "以“误报”或“此处不属问题”驳回会让该摄像头记住：同一位置、同样外观的事件"
+    "在一段时间内不再提交审核（工程师可在摄像头页面解除）。每次立案和驳回也都是训练数据。",
     "field.case": "案件",
     "field.event": "事件类型",
     "field.camera": "摄像头",
@@ -200,6 +202,9 @@ _EN: dict[str, str] = {
     "review.duplicate_of": "Duplicate of case #",
     "review.keys": "Keys: c confirm · r reject · d duplicate · j/k next/previous",
     "review.queue": "Queue",
+    "review.teaches": "Rejecting as a false positive or as not a problem here teaches the "
+    "camera: the same look at the same place is held back from review for a while (an "
+    "engineer can lift it on the camera page). Every decision is also training data.",
     "field.case": "Case",
     "field.event": "Event type",
     "field.camera": "Camera",
