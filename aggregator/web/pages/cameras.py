@@ -150,11 +150,12 @@ def lift(
 
 
 def latest_evidence_jpeg(db: Any, ctx: Any, camera_id: str) -> bytes | None:
-    """The newest evidence JPEG this camera sent, if any is still on disk."""
+    """The newest evidence JPEG this camera sent, if any is still on disk: its clean
+    frame where it has one (nothing drawn over the zones being edited)."""
     e = EVENTS.c
     stmt = select(e.evidence).where(e.camera_id == camera_id).order_by(e.t_event.desc()).limit(20)
     for (paths,) in db.execute(stmt):
-        for path in paths or []:
+        for path in sorted(paths or [], key=lambda p: not str(p).endswith("/frame.jpg")):
             if str(path).endswith(".jpg"):
                 file = resolve_evidence(ctx.evidence_dir, str(path))
                 if file is not None:
