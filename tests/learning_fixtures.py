@@ -28,6 +28,7 @@ rules:
      classes: [bag, object, furniture], dwell_s: 6, end_after_s: 5}
 """
 AGAIN_SEED = 7
+REPO = Path(__file__).resolve().parent.parent
 
 
 def mirror(src: Path, dst: Path) -> Path:
@@ -56,7 +57,7 @@ def first_start(video: Path, camera_id: str, rules_file: Path) -> Any:
     from edge_agent.rules.config import load_rules
     from gridwatch.registry.zones import parse_zones
 
-    entry = load_catalogue().get("yolo26n")
+    entry = load_catalogue(REPO / "models/catalogue.yaml").get("yolo26n")
     analyzer = CameraAnalyzer(
         camera_id, parse_zones(json.dumps(LAWN)), load_rules(rules_file).active()
     )

@@ -10,6 +10,7 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Iterable, Iterator
 from datetime import datetime
 from pathlib import Path
 
@@ -63,7 +64,7 @@ def export(
     from gridwatch.config import ConfigError
     from gridwatch.db import GridUnitRow, open_db
     from gridwatch.secrets import mask_url
-    from training.dataset import select_samples
+    from training.dataset import Sample, select_samples
     from training.export import ExportError, Source, write_dataset
     from training.vocabulary import load_vocabulary
 
@@ -102,7 +103,7 @@ def export(
             length=total, label="exporting", file=sys.stderr, show_pos=True
         ) as bar:
 
-            def progress(items):  # type: ignore[no-untyped-def]
+            def progress(items: Iterable[Sample]) -> Iterator[Sample]:
                 for item in items:
                     yield item
                     bar.update(1)

@@ -22,7 +22,7 @@ from __future__ import annotations
 import hashlib
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -208,11 +208,5 @@ def select_samples(
             )
         )
     split = split_by_camera([s.camera_id for s in out.samples], val_fraction)
-    out.samples = [_with_split(s, split[s.camera_id]) for s in out.samples]
+    out.samples = [replace(s, split=split[s.camera_id]) for s in out.samples]
     return out
-
-
-def _with_split(sample: Sample, split: str) -> Sample:
-    from dataclasses import replace
-
-    return replace(sample, split=split)
