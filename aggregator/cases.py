@@ -306,8 +306,8 @@ def _encode(row: Sequence[Any], json_at: list[int]) -> tuple[Any, ...]:
     out = list(row)
     for i in json_at:
         value = out[i]
-        if isinstance(value, str):
-            continue  # already JSON text
+        if value is None or isinstance(value, str):
+            continue  # SQL NULL, or already JSON text
         out[i] = "[]" if value == [] else _dumps(value)  # most events have no evidence
     return tuple(out)
 

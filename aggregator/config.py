@@ -47,6 +47,24 @@ class CaseConfig(Section):
     min_box_iou: float = Field(0.2, ge=0, le=1, description="Overlap that makes two sightings one.")
 
 
+class SuppressionConfig(Section):
+    """Known false positives (aggregator/suppression.py): what a rejection teaches a camera."""
+
+    enabled: bool = Field(True, description="Learn from rejections and hold look-alikes back.")
+    ttl_s: float = Field(
+        14 * 86400.0,
+        gt=0,
+        le=366 * 86400.0,
+        description="A rejection holds back look-alikes this long (an engineer may lift it).",
+    )
+    min_box_iou: float = Field(
+        0.3, gt=0, le=1, description="Overlap with the rejected boxes that counts as the place."
+    )
+    min_similarity: float = Field(
+        0.7, gt=0, le=1, description="Appearance similarity (0..1) that counts as the same look."
+    )
+
+
 class HealthConfig(Section):
     """Camera health (aggregator/health.py)."""
 
@@ -76,4 +94,5 @@ class AggregatorConfig(Section):
     cases: CaseConfig = Field(default_factory=CaseConfig)
     failover: FailoverConfig = Field(default_factory=FailoverConfig)
     health: HealthConfig = Field(default_factory=HealthConfig)
+    suppression: SuppressionConfig = Field(default_factory=SuppressionConfig)
     web: WebConfig = Field(default_factory=WebConfig)

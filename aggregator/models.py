@@ -80,6 +80,12 @@ class EventRow(Base):
     evidence: Mapped[list[Any]] = mapped_column(
         JSON, default=list, doc="Paths relative to the evidence folder."
     )
+    frame: Mapped[dict[str, Any] | None] = mapped_column(
+        JSON, nullable=True, doc="The clean frame's boxes and signature (protocol v3)."
+    )
+    suppressed_by: Mapped[int | None] = mapped_column(
+        Integer, nullable=True, index=True, doc="The suppression that held it back."
+    )
 
 
 class TransitionRow(Base):
@@ -113,8 +119,35 @@ class CameraStatusRow(Base):
     maintenance_case_id: Mapped[int | None] = mapped_column(ForeignKey("cases.id"))
 
 
+class SuppressionRow(Base):
+    """A known false positive of one camera, learnt from an operator's rejection.
+
+    A later START of the same rule on that camera whose boxes overlap ``boxes`` and whose
+    place looks like ``signature`` opens no case while the suppression is active (not
+    lifted, younger than ``aggregator.suppression.ttl_s``); it is stored with
+    ``events.suppressed_by`` set, and counted.
+    """
+
+    __tablename__ = "suppressions"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    camera_id: Mapped[str] = mapped_column(String(64), index=True)
+    rule_id: Mapped[str] = mapped_column(String(64))
+    event_code: Mapped[str] = mapped_column(String(17))
+    boxes: Mapped[list[Any]] = mapped_column(JSON, doc="Normalized xyxy of the rejected event.")
+    signature: Mapped[str] = mapped_column(Text, doc="gridwatch.appearance signature.")
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
+    event_id: Mapped[str] = mapped_column(String(32), doc="The rejected event it was learnt from.")
+    reason: Mapped[str] = mapped_column(String(32))
+    created_at: Mapped[float] = mapped_column(Float)
+    created_by: Mapped[str] = mapped_column(String(64))
+    lifted_at: Mapped[float | None] = mapped_column(Float)
+    lifted_by: Mapped[str | None] = mapped_column(String(64))
+
+
 # Typed handles on the tables, for Core bulk statements (the hot paths skip the ORM).
 CASES = cast(Table, CaseRow.__table__)
 EVENTS = cast(Table, EventRow.__table__)
 TRANSITIONS = cast(Table, TransitionRow.__table__)
 CAMERA_STATUS = cast(Table, CameraStatusRow.__table__)
+SUPPRESSIONS = cast(Table, SuppressionRow.__table__)

@@ -7,7 +7,10 @@ what it returns. Per batch the store does a fixed number of queries, whatever it
    remembered for ``NEGATIVE_TTL_S``),
 2. one SELECT for the event ids already stored (at-least-once delivery: a duplicate is
    committed again, i.e. acked, but inserted only once),
-3. the candidate cases, then matching in memory (aggregator/cases.py). On PostgreSQL:
+3. the active suppressions of the batch's cameras (aggregator/suppression.py): a START
+   that repeats a rejected false positive opens and joins no case and is stored with
+   ``suppressed_by``, like the END of its incident;
+   the candidate cases, then matching in memory (aggregator/cases.py). On PostgreSQL:
    one SELECT for the cases of the batch's incidents, one for the open cases of its
    cameras. On SQLite the store remembers cases between batches
    (aggregator/case_cache.py) and only reads what other writers changed since the last
@@ -58,6 +61,7 @@ from aggregator.config import AggregatorConfig
 from aggregator.event_types import EventTypes
 from aggregator.health import CameraHealth
 from aggregator.models import CAMERA_STATUS, CASES, EVENTS, TRANSITIONS
+from aggregator.suppression import hold_back
 from aggregator.workflow import OPEN_STATES, CaseRecord, CaseState
 from gridwatch.db.models import CameraRow
 from gridwatch.protocol import EventPayload, HeartbeatPayload
@@ -123,6 +127,8 @@ EVENT_COLUMNS = (
     "zone_id",
     "model",
     "evidence",
+    "frame",
+    "suppressed_by",
 )
 
 
@@ -131,6 +137,7 @@ def _event_row(
     place: CameraPlace,
     case_id: int | None,
     evidence: list[str],
+    suppressed_by: int | None = None,
 ) -> tuple[Any, ...]:
     """An ``events`` row in the order of ``EVENT_COLUMNS``, the boxes as JSON text.
 
@@ -157,6 +164,8 @@ def _event_row(
         p.zone_id,
         p.model,
         evidence,
+        p.frame.model_dump_json() if p.frame is not None else None,
+        suppressed_by,
     )
 
 
@@ -280,16 +289,27 @@ class EventStore:
         if not new:
             return None
         new.sort(key=lambda ev: (ev.payload.t_event, ev.payload.event_id))
+        now = max(ev.received_at for ev in new)
+        held = hold_back(conn, [ev.payload for ev in new], now, self.config.suppression)
         matcher = self._matcher(conn, new)
         case_keys = [
-            matcher.add(ev.payload, places[ev.payload.camera_id], ev.received_at) for ev in new
+            None
+            if ev.payload.event_id in held
+            else matcher.add(ev.payload, places[ev.payload.camera_id], ev.received_at)
+            for ev in new
         ]
         evidence = [self._write_evidence(ev) for ev in new]
         fresh = [matcher.cases[k] for k in matcher.new_keys]
         insert_cases(conn, fresh)
         ids = {key: case.id for key, case in matcher.cases.items() if case.id is not None}
         rows = [
-            _event_row(ev, places[ev.payload.camera_id], ids[k] if k else None, paths)
+            _event_row(
+                ev,
+                places[ev.payload.camera_id],
+                ids[k] if k else None,
+                paths,
+                held.get(ev.payload.event_id),
+            )
             for ev, k, paths in zip(new, case_keys, evidence, strict=True)
         ]
         insert_many(conn, EVENTS, EVENT_COLUMNS, rows)

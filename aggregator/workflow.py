@@ -8,7 +8,9 @@
                                                      reopen (返工)
 
 ``rejected`` needs a reason (false_positive, duplicate (of another case), not_our_business,
-other) and is final. Going back to ``dispatched`` from handled/verified/closed is a
+not_a_problem_here, other) and is final. A rejection as false_positive or
+not_a_problem_here also teaches the camera (aggregator/suppression.py): look-alikes at the
+same place are held back for a while. Going back to ``dispatched`` from handled/verified/closed is a
 *reopen*: the department gets the case again, with a fresh deadline, and the case's
 ``reopen_count`` (rework) goes up. Every move is a :class:`TransitionRecord` (who, when,
 from, to, note); an illegal move raises :class:`IllegalTransition`.
@@ -50,6 +52,7 @@ class RejectReason(StrEnum):
     FALSE_POSITIVE = "false_positive"
     DUPLICATE = "duplicate"
     NOT_OUR_BUSINESS = "not_our_business"
+    NOT_A_PROBLEM_HERE = "not_a_problem_here"  # right object, but no problem at this place
     OTHER = "other"
 
 
@@ -343,10 +346,13 @@ def transition_case(
 ) -> TransitionRecord:
     """Move one stored case (an operator's or a department's action) in one transaction.
 
-    Raises :class:`CaseNotFound`, or :class:`IllegalTransition` (nothing is changed).
+    A rejection that teaches (aggregator/suppression.py) records its suppression in the
+    same transaction. Raises :class:`CaseNotFound`, or :class:`IllegalTransition`
+    (nothing is changed).
     """
     from aggregator.cases import insert_transitions, update_cases
     from aggregator.models import CASES
+    from aggregator.suppression import learn
 
     at = time.time() if now is None else now
     with engine.begin() as conn:
@@ -371,4 +377,6 @@ def transition_case(
         )
         update_cases(conn, [case])
         insert_transitions(conn, [record], {case.origin_key: case_id})
+        if target is S.REJECTED:
+            learn(conn, case, reason=reason, actor=actor, at=at)
     return record

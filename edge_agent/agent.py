@@ -6,7 +6,9 @@
 
 One :class:`EdgeAgent` per GPU node. It re-reads the registry every
 ``ingest.registry_poll_s`` so that cameras added, changed or disabled are picked up
-without a restart, and its heartbeats carry every camera's health. A failing part is
+without a restart, and with it the model the configuration names (a new catalogue
+entry, e.g. one fine-tuned by ``gridwatch model train``, is loaded and swapped in:
+edge_agent/model_watch.py); its heartbeats carry every camera's health. A failing part is
 recorded once (the first error) and the process exits non-zero.
 
 Failover: the aggregator answers each heartbeat with the nodes it hears
@@ -131,9 +133,16 @@ class EdgeAgent(Service):
     """One GPU node's agent; see the module docstring."""
 
     def __init__(
-        self, settings: Settings, *, node_id: str, db_url: str, weights_dir: Path | None = None
+        self,
+        settings: Settings,
+        *,
+        node_id: str,
+        db_url: str,
+        weights_dir: Path | None = None,
+        config_file: Path | None = None,
     ) -> None:
         super().__init__("gridwatch.edge")
+        self.config_file = config_file  # re-read for the model to run (model_watch.py)
         self.settings = settings
         self.config = settings.edge
         self.node_id = node_id
@@ -142,7 +151,8 @@ class EdgeAgent(Service):
         self.analyzers: dict[str, Any] = {}  # camera id -> CameraAnalyzer
         self._zones: dict[str, str] = {}  # camera id -> zones JSON the analyzer was built with
         self.pool: Any = None  # IngestPool once serving
-        self.rules: list[RuleSpec] = []  # loaded by serve()
+        self.rules: list[RuleSpec] = []  # loaded by serve(): those the model can run
+        self.all_rules: list[RuleSpec] = []
         self.model_name = ""
         self.events_total = 0
         self._view_lock = threading.Lock()
@@ -290,27 +300,50 @@ class EdgeAgent(Service):
 
         return look
 
+    def use_model(self, entry: Any) -> None:
+        """Run with catalogue ``entry`` from now on (a ``ModelEntry``): events name it,
+        and the rules are those it can serve (``requires``). Analyzers keep their tracks
+        and incidents unless the set of rules changed."""
+        from edge_agent.rules.config import for_model
+
+        rules = for_model(self.all_rules, entry.words())
+        if [r.id for r in rules] != [r.id for r in self.rules]:
+            self.analyzers.clear()
+            self._zones.clear()  # refresh() builds them anew with these rules
+            off = sorted({r.id for r in self.all_rules} - {r.id for r in rules})
+            if off:
+                self.log.info("model %s lacks words for rule(s) %s: off", entry.name, off)
+        self.rules = rules
+        self.model_name = entry.name
+        for analyzer in self.analyzers.values():
+            analyzer.model = entry.name
+
     # ------------------------------------------------------------------ the loop
 
     def serve(self) -> None:
-        from edge_agent.catalogue import load_catalogue
         from edge_agent.detector import Detector
         from edge_agent.ingest import IngestPool
+        from edge_agent.model_watch import ModelWatch
         from edge_agent.outbox import Outbox
         from edge_agent.probes import AgentProbes, serve_probes
         from edge_agent.publisher import Publisher
         from edge_agent.rules.config import load_rules
 
         cfg = self.config
-        entry = load_catalogue(cfg.models_catalogue).get(cfg.detector.model)
-        self.model_name = entry.name
-        self.rules = load_rules(cfg.rules_file).active()
-        detector = Detector(
-            entry,
-            cfg.detector,
-            weights_dir=self.weights_dir,
-            engines_dir=self.settings.data_dir() / "engines",
-        )
+        self.all_rules = load_rules(cfg.rules_file).active()
+
+        def make_detector(entry: Any) -> Detector:
+            return Detector(
+                entry,
+                cfg.detector,
+                weights_dir=self.weights_dir,
+                engines_dir=self.settings.data_dir() / "engines",
+            )
+
+        models = ModelWatch(self.config_file, cfg, self.weights_dir, make_detector)
+        detector = models.load()
+        entry = detector.entry
+        self.use_model(entry)
         outbox = Outbox.for_node(cfg.delivery, self.settings.data_dir(), self.node_id)
         publisher = Publisher(
             self.node_id,
@@ -339,6 +372,9 @@ class EdgeAgent(Service):
             while not self.stopping.is_set():
                 probes.tick()
                 if time.monotonic() >= next_refresh or self.view_changed.is_set():
+                    if (switched := models.poll()) is not None:
+                        detector = switched
+                        self.use_model(switched.entry)
                     self.refresh()
                     probes.cameras_read = True
                     next_refresh = time.monotonic() + cfg.ingest.registry_poll_s

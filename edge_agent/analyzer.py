@@ -23,6 +23,7 @@ import cv2
 import numpy as np
 import numpy.typing as npt
 
+from edge_agent.clean_frame import clean_frame
 from edge_agent.config import EvidenceConfig, MotionConfig, StaticConfig
 from edge_agent.detections import Detections
 from edge_agent.events import AFTER, BEFORE, OBJECT, Event, EventBox
@@ -153,11 +154,12 @@ class CameraAnalyzer:
         )
         title = f"{state.rule.event_code} {state.rule.id} {phase.value}"
         picture = annotate(image, drawn, zone.polygon if zone else None, title)
-        clip = None
+        clip = frame = None
         crops: dict[str, bytes] = {}
         if phase is EventPhase.START:
             clip = clip_mp4([f for _, f in self._frames], self.evidence)
             self._object_crops[inc.incident_id] = crop_jpeg(crop_around_box(image, inc.box))
+            frame = clean_frame(image, drawn, self.seen, inc.box, self.evidence.jpeg_quality)
         else:
             crops = self._place_crops(inc, image)
         return Event(
@@ -175,6 +177,7 @@ class CameraAnalyzer:
             jpeg=snapshot_jpeg(picture, self.evidence.jpeg_quality),
             clip=clip,
             crops=crops,
+            frame=frame,
         )
 
     def _place_crops(self, inc: Incident, image: Image) -> dict[str, bytes]:

@@ -23,7 +23,9 @@ DEFAULT_WEIGHTS_DIR = Path("models/weights")
 DEFAULT_CATALOGUE = Path("models/catalogue.yaml")
 
 # Words the rules understand. "object" is reserved for static foreground blobs that no
-# model class explains (see edge_agent.motion.StaticForeground).
+# model class explains (see edge_agent.motion.StaticForeground). The last five name
+# things COCO has no class for: only a model fine-tuned on the operators' own cases
+# (`gridwatch model train`) produces them, and rules that need them say so (`requires`).
 VOCABULARY = (
     "person",
     "bicycle",
@@ -39,7 +41,13 @@ VOCABULARY = (
     "bottle",
     "furniture",
     "object",
+    "garbage_bag",
+    "pile",
+    "stall",
+    "tricycle",
+    "ebike",
 )
+UNNAMED = "object"  # every model "produces" it: static objects no class names
 
 
 class MissingWeightsError(FileNotFoundError):
@@ -54,6 +62,11 @@ class ModelEntry(Section):
 
     name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
     weights: str = Field(min_length=1, description="File name inside $GRIDWATCH_WEIGHTS_DIR.")
+    weights_dir: Path | None = Field(
+        None,
+        description="The folder of this entry's weights instead of $GRIDWATCH_WEIGHTS_DIR "
+        "(a fine-tuned model: where `gridwatch model train` wrote it).",
+    )
     imgsz: int = Field(640, ge=64, le=2048)
     classes: list[str] = Field(min_length=1, description="Class names in model order.")
     vocabulary: dict[str, str] = Field(
@@ -77,9 +90,19 @@ class ModelEntry(Section):
             return self.vocabulary.get(self.classes[class_id])
         return None
 
+    def words(self) -> frozenset[str]:
+        """The vocabulary words this model can produce (and ``object``, which static
+        objects give with any model)."""
+        return frozenset({*self.vocabulary.values(), UNNAMED})
+
     def weights_path(self, weights_dir: Path | None = None) -> Path:
-        """Where the weights file should be: ``weights_dir``, env, or ``models/weights``."""
-        folder = weights_dir or Path(os.environ.get(WEIGHTS_ENV) or DEFAULT_WEIGHTS_DIR)
+        """Where the weights file should be: the entry's own ``weights_dir``, else
+        ``weights_dir``, env, or ``models/weights``."""
+        folder = (
+            self.weights_dir
+            or weights_dir
+            or Path(os.environ.get(WEIGHTS_ENV) or DEFAULT_WEIGHTS_DIR)
+        )
         return folder / self.weights
 
     def require_weights(self, weights_dir: Path | None = None) -> Path:

@@ -97,7 +97,9 @@ class StaticConfig(Section):
 class DetectorConfig(Section):
     """Batched YOLO (edge_agent/detector.py)."""
 
-    model: str = Field("yolo26n", description="Name in models/catalogue.yaml.")
+    model: str | None = Field(
+        None, description="Name in models/catalogue.yaml (default: the catalogue's default)."
+    )
     device: Literal["auto", "cpu", "cuda"] = "auto"
     export: Literal["none", "onnx", "tensorrt"] = "none"
     batch_size: int = Field(8, ge=1, le=256)

@@ -12,10 +12,11 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
-from gridwatch.protocol import Box, EventPayload, EventPhase
+from gridwatch.protocol import Box, EventPayload, EventPhase, FramePayload
 
 SNAPSHOT = "snapshot.jpg"
 CLIP = "clip.mp4"
+FRAME = "frame.jpg"  # a START's clean analysis frame (no drawings): a training image
 # An END event's verification crops, framed alike: the place before the object came,
 # the object when its incident opened, and the place now.
 BEFORE = "before.jpg"
@@ -34,6 +35,17 @@ class EventBox:
     def to_box(self) -> Box:
         clip = tuple(min(1.0, max(0.0, v)) for v in self.xyxy)
         return Box(cls=self.cls, conf=min(1.0, max(0.0, self.conf)), xyxy=clip)
+
+
+@dataclass(frozen=True)
+class CleanFrame:
+    """The analysis frame of a START as JPEG with nothing drawn on it, and its boxes in
+    its pixels: the event's own (``boxes``) and all the detector and static objects saw
+    (``seen``); ``signature`` is the appearance of the event's place
+    (:mod:`gridwatch.appearance`)."""
+
+    jpeg: bytes
+    payload: FramePayload
 
 
 @dataclass
@@ -59,6 +71,7 @@ class Event:
     jpeg: bytes | None = None
     clip: bytes | None = None
     crops: dict[str, bytes] = field(default_factory=dict)
+    frame: CleanFrame | None = None
     event_id: str = field(default_factory=lambda: uuid.uuid4().hex)
 
     def blobs(self) -> dict[str, bytes]:
@@ -68,6 +81,8 @@ class Event:
             out[SNAPSHOT] = self.jpeg
         if self.clip:
             out[CLIP] = self.clip
+        if self.frame is not None:
+            out[self.frame.payload.blob] = self.frame.jpeg
         for name in (BEFORE, OBJECT, AFTER):
             if self.crops.get(name):
                 out[name] = self.crops[name]
@@ -89,6 +104,7 @@ class Event:
             zone_id=self.zone_id,
             model=self.model,
             evidence=list(self.blobs()),
+            frame=self.frame.payload if self.frame is not None else None,
         )
 
     def summary(self) -> dict[str, Any]:
@@ -110,4 +126,5 @@ class Event:
                 for b in self.boxes
             ],
             "evidence": {name: len(data) for name, data in self.blobs().items()},
+            "frame": self.frame.payload.model_dump(mode="json") if self.frame else None,
         }

@@ -201,7 +201,7 @@ def replay(
     from edge_agent.analyzer import CameraAnalyzer
     from edge_agent.catalogue import MissingWeightsError, load_catalogue
     from edge_agent.detector import Detector
-    from edge_agent.rules.config import load_rules
+    from edge_agent.rules.config import for_model, load_rules
     from gridwatch.config import ConfigError, load_settings
     from gridwatch.registry.zones import ZoneError
 
@@ -212,8 +212,8 @@ def replay(
     try:
         edge = load_settings(ctx.obj.get("config_file") if ctx.obj else None).edge
         zones = _zones(zones_spec)
-        rules = load_rules(rules_file).active()
         entry = load_catalogue(catalogue).get(model_name)
+        rules = for_model(load_rules(rules_file).active(), entry.words())
         config = edge.detector.model_copy(
             update={"model": entry.name, "imgsz": imgsz or edge.detector.imgsz}
         )

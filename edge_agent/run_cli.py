@@ -42,6 +42,7 @@ def run(
     runs until SIGTERM/SIGINT and exits non-zero if a part failed.
     """
     from edge_agent.agent import EdgeAgent, default_node_id
+    from gridwatch.config import config_path
     from gridwatch.sharding import node_for_name
 
     settings = settings_from(ctx)
@@ -57,10 +58,12 @@ def run(
     if node != name:
         click.echo(f"{name}: pod ordinal → node {node} of the node list", err=True)
     weights = os.environ.get("GRIDWATCH_WEIGHTS_DIR")
+    config_file = config_path((ctx.find_root().obj or {}).get("config_file"))
     agent = EdgeAgent(
         settings,
         node_id=node,
         db_url=settings.database_url(db_url),
         weights_dir=Path(weights) if weights else None,
+        config_file=config_file if config_file.is_file() else None,
     )
     raise SystemExit(agent.run())

@@ -293,6 +293,7 @@ KNOWN_FILES: dict[str, str] = {
     "rules.yaml": "edge_agent.rules.config:RulesFile",
     "catalogue.yaml": "edge_agent.catalogue:Catalogue",
     "event_types.yaml": "aggregator.event_types:EventTypesFile",
+    "training.yaml": "training.vocabulary:TrainingVocabulary",
 }
 
 

@@ -15,6 +15,9 @@ HEARTBEAT_REPLY (aggregator → edge: the nodes it hears, for failover); every p
 version 1 is unchanged. The aggregator answers each peer in the version that peer
 speaks, and sends HEARTBEAT_REPLY only to peers that speak 2, so agents of version 1
 keep working next to an aggregator of version 2 (upgrade the aggregator first).
+Version 3 added the optional :attr:`EventPayload.frame` (a START's clean analysis
+frame as blob ``frame.jpg``, its boxes in that frame's pixels, and an appearance
+signature); an event without it is a valid version 3 event, and nothing else changed.
 
 Delivery is at-least-once: the agent keeps each event in its outbox until an ACK names
 its ``event_id``; the aggregator inserts idempotently by ``event_id`` and acks only after
@@ -35,7 +38,7 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-PROTOCOL_VERSION = 2  # what this code speaks
+PROTOCOL_VERSION = 3  # what this code speaks
 MIN_PROTOCOL_VERSION = 1  # the oldest version it still reads and answers
 MAX_ENVELOPE_BYTES = 256 * 1024
 MAX_BLOB_BYTES = 8 * 1024 * 1024
@@ -75,6 +78,35 @@ class EventPhase(StrEnum):
     END = "end"  # the incident is over: the pile is gone, the vendor left (verifies a case)
 
 
+Pixel = Annotated[int, Field(ge=0, le=65_535)]
+
+
+class PixelBox(Payload):
+    """A box in pixels of an event's clean frame (``FramePayload``)."""
+
+    cls: str = Field(max_length=64, description="Vocabulary word, as in Box.")
+    conf: float = Field(ge=0.0, le=1.0)
+    xyxy: tuple[Pixel, Pixel, Pixel, Pixel]
+
+
+class FramePayload(Payload):
+    """(v3) The clean analysis frame of an event: no boxes or zone drawn on it.
+
+    The frame travels as the blob named ``blob``; ``boxes`` are the event's own boxes
+    and ``seen`` everything the detector and static objects reported on that frame,
+    both in its pixels, so the frame can become a training image (``gridwatch dataset
+    export``). ``signature`` is the appearance of the event's place
+    (:mod:`gridwatch.appearance`), which the aggregator compares with rejected events.
+    """
+
+    blob: str = Field("frame.jpg", max_length=64)
+    width: int = Field(gt=0, le=65_535)
+    height: int = Field(gt=0, le=65_535)
+    boxes: list[PixelBox] = Field(default_factory=list, max_length=200)
+    seen: list[PixelBox] = Field(default_factory=list, max_length=500)
+    signature: str | None = Field(None, max_length=1024)
+
+
 class EventPayload(Payload):
     """One event found by a rule on one camera."""
 
@@ -95,6 +127,7 @@ class EventPayload(Payload):
         max_length=MAX_BLOBS,
         description="Names of the blobs that carry this event's evidence, in frame order.",
     )
+    frame: FramePayload | None = Field(None, description="(v3) The clean frame; START only.")
 
 
 class CameraState(StrEnum):
@@ -280,4 +313,6 @@ def decode(frames: list[bytes]) -> Message:
         blobs[spec["name"]] = data
     if isinstance(payload, EventPayload) and set(payload.evidence) - set(blobs):
         raise ProtocolError("blob_mismatch", "event names evidence that was not sent")
+    if isinstance(payload, EventPayload) and payload.frame and payload.frame.blob not in blobs:
+        raise ProtocolError("blob_mismatch", "event names a frame that was not sent")
     return Message(msg_type, node, payload, blobs, version)

@@ -19,6 +19,7 @@ REJECT_REASON_NAMES: dict[str, tuple[str, str]] = {
     RejectReason.FALSE_POSITIVE: ("误报", "False positive"),
     RejectReason.DUPLICATE: ("重复", "Duplicate"),
     RejectReason.NOT_OUR_BUSINESS: ("非本部门职责", "Not our business"),
+    RejectReason.NOT_A_PROBLEM_HERE: ("此处不属问题", "Not a problem here"),
     RejectReason.OTHER: ("其他", "Other"),
 }
 

@@ -12,6 +12,10 @@ Definitions (per group: a street, an event type, a rule, a camera, a period):
 - ``reviewed``: cases that left pending_review; ``false_positives``: rejected with
   reason false_positive; ``false_positive_rate`` = false_positives / reviewed.
 - ``median_review_s``: median seconds from a case opening to its first review step.
+- ``suppressed``: START events received in the window that opened no case because they
+  repeat a false positive operators rejected on that camera (aggregator/suppression.py);
+  grouped by their own rule, camera, street and type, and counted beside the cases so
+  nothing a suppression holds back goes unseen.
 
 A rate is None where its denominator is 0 (the page shows "-"). The rule of a case is
 the rule of the event that opened it; maintenance cases have no rule (grouped under
@@ -19,14 +23,15 @@ the rule of the event that opened it; maintenance cases have no rule (grouped un
 (broken cameras) are asked for.
 
 This is the one engine: the statistics page and ``/api/stats`` both call
-:func:`load_facts` and :func:`summarize`, so they cannot disagree.
+:func:`window_summary` (:func:`load_facts`, :func:`load_suppressed`, :func:`summarize`),
+so they cannot disagree.
 """
 
 from __future__ import annotations
 
 import statistics
 from collections import defaultdict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Literal
@@ -37,6 +42,7 @@ from sqlalchemy import Connection, func, select
 
 from aggregator.models import CASES, EVENTS, TRANSITIONS
 from aggregator.workflow import CaseState, RejectReason
+from gridwatch.db.models import CameraRow
 
 Bucket = Literal["day", "week", "month"]
 
@@ -52,6 +58,7 @@ class Metrics(BaseModel):
     false_positives: int
     false_positive_rate: float | None
     median_review_s: float | None
+    suppressed: int = 0
 
 
 @dataclass(frozen=True)
@@ -73,9 +80,21 @@ class CaseFacts:
     review_s: float | None
 
 
+@dataclass(frozen=True)
+class SuppressedFact:
+    """One START event a suppression held back (keys named like :class:`CaseFacts`')."""
+
+    event_code: str
+    street_code: str
+    camera_id: str
+    rule_id: str
+    created_at: float  # when the aggregator received it
+
+
 @dataclass
 class Tally:
     cases: list[CaseFacts] = field(default_factory=list)
+    suppressed: int = 0
 
     def metrics(self) -> Metrics:
         c = self.cases
@@ -96,6 +115,7 @@ class Tally:
             false_positives=false_pos,
             false_positive_rate=_rate(false_pos, reviewed),
             median_review_s=statistics.median(waits) if waits else None,
+            suppressed=self.suppressed,
         )
 
 
@@ -175,6 +195,34 @@ def load_facts(
     return [_facts(r, reviews.get(r.id)) for r in rows]
 
 
+def load_suppressed(
+    conn: Connection,
+    since: float,
+    until: float,
+    street: str | None = None,
+    kind: Kind = "event",
+) -> list[SuppressedFact]:
+    """The START events held back by a suppression and received in ``[since, until)``
+    (suppressions concern event cases only: none for ``kind="maintenance"``)."""
+    if kind == "maintenance":
+        return []
+    e, cam = EVENTS.c, CameraRow.__table__.c
+    where = [
+        e.suppressed_by.is_not(None),
+        e.phase == "start",
+        e.received_at >= since,
+        e.received_at < until,
+    ]
+    if street:
+        where.append(cam.street_code == street)
+    rows = conn.execute(
+        select(e.event_code, cam.street_code, e.camera_id, e.rule_id, e.received_at)
+        .join(CameraRow.__table__, cam.camera_id == e.camera_id)
+        .where(*where)
+    )
+    return [SuppressedFact(*row) for row in rows]
+
+
 def period_of(t: float, bucket: Bucket, tz: ZoneInfo) -> str:
     """The period a Unix time falls in: ``2026-11-23`` (day, week's Monday) or ``2026-11``."""
     day = datetime.fromtimestamp(t, tz).date()
@@ -185,15 +233,22 @@ def period_of(t: float, bucket: Bucket, tz: ZoneInfo) -> str:
     return day.isoformat()
 
 
-def group(facts: Iterable[CaseFacts], key: Callable[[CaseFacts], str]) -> dict[str, Metrics]:
+def group(
+    facts: Iterable[CaseFacts],
+    key: Callable[[Any], str],
+    suppressed: Iterable[SuppressedFact] = (),
+) -> dict[str, Metrics]:
+    """Metrics per ``key`` (a function of the fields both kinds of facts share)."""
     tallies: dict[str, Tally] = defaultdict(Tally)
     for f in facts:
         tallies[key(f)].cases.append(f)
+    for s in suppressed:
+        tallies[key(s)].suppressed += 1
     return {k: tallies[k].metrics() for k in sorted(tallies)}
 
 
-def totals(facts: list[CaseFacts]) -> Metrics:
-    return Tally(list(facts)).metrics()
+def totals(facts: list[CaseFacts], suppressed: Iterable[SuppressedFact] = ()) -> Metrics:
+    return Tally(list(facts), sum(1 for _ in suppressed)).metrics()
 
 
 @dataclass
@@ -207,24 +262,50 @@ class Summary:
     by_camera: dict[str, Metrics]
     periods: dict[str, list[CaseFacts]]
     per_day: dict[str, int]
+    suppressed_periods: dict[str, list[SuppressedFact]] = field(default_factory=dict)
 
 
-def summarize(facts: list[CaseFacts], bucket: Bucket, tz: ZoneInfo) -> Summary:
-    """The figures of ``facts``, periods of ``bucket`` and days in ``tz``."""
+def summarize(
+    facts: list[CaseFacts],
+    bucket: Bucket,
+    tz: ZoneInfo,
+    suppressed: Sequence[SuppressedFact] = (),
+) -> Summary:
+    """The figures of ``facts`` (and of the ``suppressed`` events), periods of ``bucket``
+    and days in ``tz``."""
     periods: dict[str, list[CaseFacts]] = defaultdict(list)
     per_day: dict[str, int] = defaultdict(int)
     for f in facts:
         periods[period_of(f.created_at, bucket, tz)].append(f)
         per_day[period_of(f.created_at, "day", tz)] += 1
+    held: dict[str, list[SuppressedFact]] = defaultdict(list)
+    for s in suppressed:
+        held[period_of(s.created_at, bucket, tz)].append(s)
+        periods.setdefault(period_of(s.created_at, bucket, tz), [])
     return Summary(
-        totals=totals(facts),
-        by_street=group(facts, lambda f: f.street_code),
-        by_event_type=group(facts, lambda f: f.event_code),
-        by_rule=group(facts, lambda f: f.rule_id),
-        by_camera=group(facts, lambda f: f.camera_id),
+        totals=totals(facts, suppressed),
+        by_street=group(facts, lambda f: f.street_code, suppressed),
+        by_event_type=group(facts, lambda f: f.event_code, suppressed),
+        by_rule=group(facts, lambda f: f.rule_id, suppressed),
+        by_camera=group(facts, lambda f: f.camera_id, suppressed),
         periods=dict(sorted(periods.items())),
         per_day=dict(per_day),
+        suppressed_periods=dict(held),
     )
+
+
+def window_summary(
+    conn: Connection,
+    since: float,
+    until: float,
+    bucket: Bucket,
+    tz: ZoneInfo,
+    street: str | None = None,
+    kind: Kind = "event",
+) -> Summary:
+    """Every figure of the window ``[since, until)``: what the page and the API show."""
+    facts = load_facts(conn, since, until, street, kind)
+    return summarize(facts, bucket, tz, load_suppressed(conn, since, until, street, kind))
 
 
 def top(groups: dict[str, Metrics], limit: int) -> dict[str, Metrics]:

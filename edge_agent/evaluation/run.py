@@ -104,13 +104,13 @@ class _Pipeline:
     def __init__(self, options: EvalOptions) -> None:
         from edge_agent.catalogue import load_catalogue
         from edge_agent.detector import Detector
-        from edge_agent.rules.config import load_rules
+        from edge_agent.rules.config import for_model, load_rules
         from gridwatch.config import load_settings
 
         self.options = options
         self.edge = load_settings(options.config_file).edge
-        self.rules = load_rules(options.rules_file).active()
         self.entry = load_catalogue(options.catalogue).get(options.model)
+        self.rules = for_model(load_rules(options.rules_file).active(), self.entry.words())
         config = self.edge.detector.model_copy(
             update={"model": self.entry.name, "imgsz": options.imgsz or self.edge.detector.imgsz}
         )

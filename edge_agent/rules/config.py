@@ -6,6 +6,7 @@ without importing numpy or OpenCV.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from enum import StrEnum
 from pathlib import Path
 
@@ -73,7 +74,13 @@ class RuleSpec(Section):
         "near when they appeared.",
     )
 
-    @field_validator("classes", "props")
+    requires: list[str] = Field(
+        default_factory=list,
+        description="Words the model must produce for this rule to run (e.g. pile, stall: "
+        "only a fine-tuned model has them); with a model without them it stays off.",
+    )
+
+    @field_validator("classes", "props", "requires")
     @classmethod
     def _known_words(cls, words: list[str]) -> list[str]:
         unknown = sorted(set(words) - set(VOCABULARY))
@@ -105,6 +112,19 @@ class RulesFile(Section):
 
     def active(self) -> list[RuleSpec]:
         return [r for r in self.rules if r.enabled]
+
+
+def for_model(rules: Iterable[RuleSpec], words: Iterable[str]) -> list[RuleSpec]:
+    """The rules that can run with a model producing ``words``: those whose
+    ``requires`` it all produces (``ModelEntry.words()``).
+
+    >>> r = RuleSpec(id="pile", kind="left_object", event_code="01-03",
+    ...              zones=["no_dumping"], classes=["pile"], requires=["pile"])
+    >>> [x.id for x in for_model([r], {"person", "car"})], [x.id for x in for_model([r], {"pile"})]
+    ([], ['pile'])
+    """
+    have = set(words)
+    return [r for r in rules if set(r.requires) <= have]
 
 
 def load_rules(path: Path | None = None) -> RulesFile:

@@ -33,6 +33,8 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "keys": ("gridwatch.cli.keys_cmd:keys", "Generate CURVE key pairs for agents and aggregator."),
     "web": ("aggregator.web.cli:web", "Serve the operator web UI, JSON API and Open311."),
     "users": ("aggregator.web.users_cli:users", "Add web users, issue API tokens, list users."),
+    "dataset": ("training.cli:dataset", "Export a training set from the reviewed cases."),
+    "model": ("training.cli:model", "Fine-tune a model on a training set; compare two models."),
 }
 
 

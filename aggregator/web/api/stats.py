@@ -21,10 +21,9 @@ from aggregator.web.stats import (
     Kind,
     Metrics,
     group,
-    load_facts,
-    summarize,
     top,
     totals,
+    window_summary,
 )
 from gridwatch.db.models import GridUnitRow
 
@@ -86,7 +85,7 @@ def stats(
     tz = ZoneInfo(tzname)
     until = unix(q.until, tzname) if q.until else ctx.clock()
     since = unix(q.since, tzname) if q.since else until - DEFAULT_DAYS * 86400.0
-    summary = summarize(load_facts(db.connection(), since, until, q.street, q.kind), q.bucket, tz)
+    summary = window_summary(db.connection(), since, until, q.bucket, tz, q.street, q.kind)
     streets = {
         code: Name(zh=name, en=name)
         for code, name in db.execute(
@@ -110,9 +109,13 @@ def stats(
         over_time=[
             Period(
                 period=p,
-                totals=totals(items),
-                by_street=group(items, lambda f: f.street_code),
-                by_event_type=group(items, lambda f: f.event_code),
+                totals=totals(items, summary.suppressed_periods.get(p, [])),
+                by_street=group(
+                    items, lambda f: f.street_code, summary.suppressed_periods.get(p, [])
+                ),
+                by_event_type=group(
+                    items, lambda f: f.event_code, summary.suppressed_periods.get(p, [])
+                ),
             )
             for p, items in summary.periods.items()
         ],

@@ -9,6 +9,10 @@ Engineers draw zones over the picture and save them, or switch the camera on and
 through the API's ``PATCH /api/cameras/{id}`` (JSON, ``X-CSRF-Token`` header; see
 aggregator/web/api/cameras.py): it validates the zones and bumps the registry row, which
 the edge agents re-read without a restart.
+
+The page also lists the false positives the camera has learnt from operators'
+rejections (aggregator/suppression.py) with how many events each held back; an
+engineer lifts one with one click.
 """
 
 from __future__ import annotations
@@ -19,11 +23,12 @@ import time
 from typing import Any
 
 from fastapi import APIRouter, HTTPException, Request
-from fastapi.responses import HTMLResponse, Response
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy import select
 
+from aggregator import suppression
 from aggregator.models import CAMERA_STATUS, EVENTS, CaseRow
-from aggregator.web.deps import AppConfig, CurrentUser, DbSession, Templates
+from aggregator.web.deps import AppConfig, CurrentUser, DbSession, EngineerUser, Templates
 from aggregator.web.evidence import resolve_evidence
 from aggregator.web.pages.common import ZONE_ROLES, can, render
 from aggregator.workflow import OPEN_STATES
@@ -98,10 +103,12 @@ def camera_page(
     camera_id: str,
     request: Request,
     db: DbSession,
+    ctx: AppConfig,
     user: CurrentUser,
     templates: Templates,
 ) -> HTMLResponse:
-    """One camera: picture with its zones (editable by engineers), health, open cases."""
+    """One camera: picture with its zones (editable by engineers), health, open cases,
+    learnt suppressions (liftable by engineers)."""
     camera = _camera(db, camera_id)
     c = CaseRow
     open_cases = list(
@@ -124,16 +131,31 @@ def camera_page(
         purposes=[p.value for p in ZonePurpose],
         may_edit=can(user, ZONE_ROLES),
         open_cases=open_cases,
+        suppressions=suppression.of_camera(
+            db.connection(), camera_id, ctx.clock(), ctx.settings.aggregator.suppression
+        ),
         now=time.time(),
     )
 
 
+@router.post("/cameras/{camera_id}/suppressions/{suppression_id}/lift", include_in_schema=False)
+def lift(
+    camera_id: str, suppression_id: int, ctx: AppConfig, user: EngineerUser
+) -> RedirectResponse:
+    """An engineer lifts a learnt suppression; back to the camera page."""
+    lifted = suppression.lift(ctx.engine, suppression_id, actor=user.username, at=ctx.clock())
+    if lifted is None or lifted.camera_id != camera_id:
+        raise HTTPException(404, f"no suppression {suppression_id} on camera {camera_id}")
+    return RedirectResponse(f"/cameras/{camera_id}?msg=camera.lifted_msg", status_code=303)
+
+
 def latest_evidence_jpeg(db: Any, ctx: Any, camera_id: str) -> bytes | None:
-    """The newest evidence JPEG this camera sent, if any is still on disk."""
+    """The newest evidence JPEG this camera sent, if any is still on disk: its clean
+    frame where it has one (nothing drawn over the zones being edited)."""
     e = EVENTS.c
     stmt = select(e.evidence).where(e.camera_id == camera_id).order_by(e.t_event.desc()).limit(20)
     for (paths,) in db.execute(stmt):
-        for path in paths or []:
+        for path in sorted(paths or [], key=lambda p: not str(p).endswith("/frame.jpg")):
             if str(path).endswith(".jpg"):
                 file = resolve_evidence(ctx.evidence_dir, str(path))
                 if file is not None:

@@ -1,7 +1,8 @@
 """Statistics (评价): per street and per event type over a window of days.
 
 Cases opened, closure rate (结案率), on-time closure rate (按期结案率), median time to
-review and the false-positive rate per rule and per camera, drawn as inline SVG. The
+review, the false-positive rate per rule and per camera, and the events suppressions
+held back (known false positives) per rule and camera, drawn as inline SVG. The
 figures come from the one engine, :mod:`aggregator.web.stats` (definitions there), the
 same as ``/api/stats``; days and periods are in the configured working-hours timezone.
 """
@@ -21,7 +22,7 @@ from aggregator.web.deps import AppConfig, CurrentUser, DbSession, Templates
 from aggregator.web.pages.charts import BAR, bar_chart, column_chart, heat_table
 from aggregator.web.pages.common import event_name, render
 from aggregator.web.pages.i18n import language
-from aggregator.web.stats import Bucket, Metrics, Summary, load_facts, period_of, summarize
+from aggregator.web.stats import Bucket, Metrics, Summary, period_of, window_summary
 from gridwatch.db.models import GridUnitRow
 
 router = APIRouter()
@@ -73,6 +74,8 @@ def charts(
         "type_closure": _rates(_top(summary.by_event_type, lambda m: m.closure_rate, names)),
         "rule_fp": _rates(_top(summary.by_rule, lambda m: m.false_positive_rate, {}), RED),
         "camera_fp": _rates(_top(summary.by_camera, lambda m: m.false_positive_rate, {}), RED),
+        "rule_suppressed": bar_chart(_top(summary.by_rule, lambda m: m.suppressed or None, {})),
+        "camera_suppressed": bar_chart(_top(summary.by_camera, lambda m: m.suppressed or None, {})),
     }
 
 
@@ -90,7 +93,7 @@ def stats_page(
     tz = ZoneInfo(ctx.event_types.spec.working_hours.timezone)
     now = ctx.clock()
     bucket: Bucket = "month" if days > MONTHLY_AFTER_DAYS else "week"
-    summary = summarize(load_facts(db.connection(), now - days * 86400, now), bucket, tz)
+    summary = window_summary(db.connection(), now - days * 86400, now, bucket, tz)
     lang = language(request)
     names = {
         code: name
