@@ -111,6 +111,12 @@ class EvidenceConfig(Section):
 
     jpeg_quality: int = Field(85, ge=30, le=100)
     clip_frames: int = Field(12, ge=0, le=120, description="Frames kept per camera for clips.")
+    clip_jpeg_quality: int = Field(
+        70,
+        ge=30,
+        le=95,
+        description="The clip's frames wait as JPEGs of this quality (edge_agent/clip_ring.py).",
+    )
     clip_max_bytes: int = Field(2_000_000, ge=10_000, le=8_000_000)
 
 

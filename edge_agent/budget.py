@@ -1,0 +1,74 @@
+"""What one camera costs a node in memory, piece by piece.
+
+A GPU node is meant to carry about 2,000 cameras, so every byte a camera holds counts
+2,000 times. This module measures the parts a camera holds in the agent process (its
+analyzer: clip ring, static-object backgrounds, tracker, rules, motion gate) and adds the
+part held for it in shared memory (its frame slot). ``gridwatch bench edge`` reports
+these next to the RSS slope it measures over several K (benchmarks/edge_memory.py), so a
+reader sees both what the code says it holds and what the kernel says it uses.
+
+>>> deep_nbytes({"a": np.zeros(1000, np.uint8)}) > 1000
+True
+"""
+
+from __future__ import annotations
+
+import sys
+from collections import deque
+from collections.abc import Mapping
+from dataclasses import fields, is_dataclass
+from typing import Any
+
+import numpy as np
+
+MB = 1024 * 1024
+# Objects shared by every camera (configs, rule specs) are not the camera's cost.
+_SHARED_TYPES = (str, bytes, int, float, bool, type(None))
+
+
+def deep_nbytes(obj: Any, _seen: set[int] | None = None) -> int:
+    """Bytes held by ``obj`` and what it refers to: numpy arrays by ``nbytes``, Python
+    objects by ``sys.getsizeof``, containers, dataclasses and ``__dict__``s walked once.
+
+    An estimate of the same kind as ``pympler.asizeof``: good to within tens of percent
+    for the small Python parts, exact for the arrays, which dominate.
+    """
+    seen = _seen if _seen is not None else set()
+    if id(obj) in seen:
+        return 0
+    seen.add(id(obj))
+    if isinstance(obj, np.ndarray):
+        return obj.nbytes if obj.base is None else sys.getsizeof(obj)  # a view: its header
+    size = sys.getsizeof(obj)
+    if isinstance(obj, _SHARED_TYPES):
+        return size
+    if isinstance(obj, Mapping):
+        return size + sum(deep_nbytes(k, seen) + deep_nbytes(v, seen) for k, v in obj.items())
+    if isinstance(obj, list | tuple | set | frozenset | deque):
+        return size + sum(deep_nbytes(v, seen) for v in obj)
+    attrs = getattr(obj, "__dict__", None)
+    if attrs is not None and not isinstance(obj, type):
+        return size + deep_nbytes(attrs, seen)
+    if is_dataclass(obj) and not isinstance(obj, type):  # slots: no __dict__
+        return size + sum(deep_nbytes(getattr(obj, f.name, None), seen) for f in fields(obj))
+    return size
+
+
+def analyzer_parts(analyzer: Any) -> dict[str, int]:
+    """Bytes per part of one :class:`~edge_agent.analyzer.CameraAnalyzer`.
+
+    ``static``: both backgrounds, the current copy, the static ages and the objects;
+    ``rules``: the open incidents with their "before" pictures and object crops;
+    ``clip_ring``: the JPEGs waiting for a clip. One walk with one ``seen`` set, so
+    nothing is counted twice, and the configs every camera shares are left out.
+    """
+    seen = {id(analyzer.tracker_config), id(analyzer.static), id(analyzer.motion)}
+    seen |= {id(analyzer.evidence), id(analyzer.statics.config)}
+    seen |= {id(r) for r in analyzer.rules} | {id(z) for z in analyzer.zones}
+    return {
+        "clip_ring": analyzer.clip_ring.nbytes(),
+        "tracker": deep_nbytes(analyzer.tracker, seen),
+        "static": deep_nbytes(analyzer.statics, seen) if analyzer.static.enabled else 0,
+        "rules": deep_nbytes(analyzer._rules, seen) + deep_nbytes(analyzer._object_crops, seen),
+        "motion": deep_nbytes(analyzer.gate._last, seen),
+    }
