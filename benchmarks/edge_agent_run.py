@@ -67,6 +67,34 @@ def _snapshot(pool: Any) -> Snapshot:
     )
 
 
+def agent_memory(agent: Any) -> dict[str, Any]:
+    """The memory figures of benchmarks/edge_memory.py for a running agent: private RSS of
+    its process (after a heap trim, and before) and workers, slot bytes, analyzer parts."""
+    from benchmarks.edge_memory import MB, mean_parts, proc_memory, shm_resident_bytes
+    from edge_agent.budget import trim_heap
+
+    pool = agent.pool
+    untrimmed = proc_memory("self")["private_mb"]
+    trim_heap()
+    me = proc_memory("self")["private_mb"]
+    workers = sum(proc_memory(p)["private_mb"] for p in pool.worker_pids() if p is not None)
+    names = pool.slot_names()
+    shm = shm_resident_bytes(names.values()) / MB
+    parts = [a.nbytes() for a in list(agent.analyzers.values())]
+    rings = [a.clip_ring for a in list(agent.analyzers.values())]
+    encoded = sum(r.encoded for r in rings)
+    return {
+        "memory_agent_private_mb": me,
+        "memory_agent_untrimmed_mb": untrimmed,
+        "memory_workers_private_mb": workers,
+        "memory_slots_mb": shm,
+        "memory_total_mb": me + workers + shm,
+        "slot_mb_per_camera": shm / len(names) if names else 0.0,
+        "analyzer_parts_mb": mean_parts(parts),
+        "clip_jpeg_ms": 1000 * sum(r.encode_s for r in rings) / encoded if encoded else None,
+    }
+
+
 def _rss_mb(pid: int | str) -> float:
     try:
         for line in Path(f"/proc/{pid}/status").read_text().splitlines():
@@ -187,6 +215,7 @@ def run_step(
             s1 = _snapshot(agent.pool)
             pids = [p for p in agent.pool.worker_pids() if p is not None]
             rss_main, rss_workers = _rss_mb("self"), sum(_rss_mb(p) for p in pids)
+            memory = agent_memory(agent)
             reader_errors = agent.pool.errors()
         finally:
             agent.request_stop("benchmark step over")
@@ -198,6 +227,7 @@ def run_step(
         rss_main_mb=rss_main,
         rss_workers_mb=rss_workers,
         rss_per_camera_mb=(rss_main + rss_workers) / k,
+        **memory,
         reader_errors=reader_errors[:5],
         agent_exit_code=codes[0] if codes else None,
     )

@@ -23,6 +23,7 @@ from typing import Any
 
 from prometheus_client import Counter, Gauge, Histogram
 
+from edge_agent.budget import HeapTrim
 from edge_agent.rules.config import RuleSpec
 from gridwatch.config import Settings
 from gridwatch.process import Service
@@ -114,6 +115,7 @@ class EdgeAgent(Service):
         self.rules: list[RuleSpec] = []  # loaded by serve()
         self.model_name = ""
         self.events_total = 0
+        self._heap_trim = HeapTrim()
 
     # ------------------------------------------------------------------ parts
 
@@ -158,6 +160,7 @@ class EdgeAgent(Service):
 
     def analyse(self, frames: Sequence[Any], detector: Any, publisher: Any) -> int:
         """Motion gate, one batched detector call, rules; returns the number of events."""
+        self._heap_trim.maybe()  # freed frames back to the system (edge_agent/budget.py)
         todo = []
         produced = []
         look = self._second_look(detector)
@@ -211,6 +214,7 @@ class EdgeAgent(Service):
     def serve(self) -> None:
         from prometheus_client import start_http_server
 
+        from edge_agent.budget import tune_allocator
         from edge_agent.catalogue import load_catalogue
         from edge_agent.detector import Detector
         from edge_agent.ingest import IngestPool
@@ -219,6 +223,7 @@ class EdgeAgent(Service):
         from edge_agent.rules.config import load_rules
 
         cfg = self.config
+        tune_allocator()  # per-camera memory: edge_agent/budget.py
         entry = load_catalogue(cfg.models_catalogue).get(cfg.detector.model)
         self.model_name = entry.name
         self.rules = load_rules(cfg.rules_file).active()

@@ -21,9 +21,10 @@ from typing import Any
 import av
 
 from edge_agent.config import IngestConfig
+from edge_agent.ingest.decoding import FrameDecoder
 from edge_agent.ingest.frames import CameraSource, FrameSlot, analysis_size
 from edge_agent.ingest.health import CameraHealth, CameraStats
-from edge_agent.ingest.sampling import Sampler
+from edge_agent.ingest.sampling import Mode, Sampler
 from gridwatch.probe import ProbeFailure, classify_error
 from gridwatch.protocol import CameraState
 from gridwatch.secrets import mask_url, redact
@@ -180,8 +181,7 @@ class Reader:
         if not container.streams.video:
             raise StreamEnded("the stream has no video track")
         stream = container.streams.video[0]
-        codec = stream.codec_context
-        codec.thread_count = 1  # thousands of cameras: one decoder thread each is plenty
+        decoder = FrameDecoder(stream, self.source.camera_id)  # fresh per keyframe: memory
         time_base = float(stream.time_base) if stream.time_base else None
         self.sampler.reset()
         if self._opened:
@@ -197,7 +197,8 @@ class Reader:
             self.stats.keyframes += packet.is_keyframe
             t = packet.pts * time_base if packet.pts is not None and time_base else None
             if self.sampler.on_packet(t, packet.is_keyframe):
-                for frame in codec.decode(packet):
+                keep = self.sampler.mode is Mode.ALL
+                for frame in decoder.decode(packet, keep=keep):
                     self.stats.decoded += 1
                     if self.sampler.take(t):
                         size = size or self._target_size(frame.width, frame.height)
