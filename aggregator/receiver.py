@@ -10,7 +10,9 @@ Valid events gather into a batch that is committed in one transaction by the sto
 when it reaches ``commit_batch`` events or is ``commit_max_wait_ms`` old. Only then do
 the ACKs go back, so an event is acked only once it is durable. A batch whose commit
 fails with a database error is not acked: the agents resend it and the idempotent
-insert keeps each event once.
+insert keeps each event once. A full evidence volume or database is a state, not a
+crash (aggregator/storage.py): nothing is acked while it lasts, a commit is retried
+every ``aggregator.storage.retry_s``, and the first one that succeeds ends it.
 
 With CURVE keys configured, only agents whose public key is in ``authorized_keys``
 can connect (ZAP via ``ThreadAuthenticator``). Without keys the ROUTER refuses to bind
@@ -31,6 +33,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from aggregator.config import ReceiverConfig
 from aggregator.metrics import AggregatorMetrics
+from aggregator.storage import StorageFull, StorageHealth, is_disk_full
 from gridwatch.keys import load_pair
 from gridwatch.protocol import (
     MAX_FRAME_BYTES,
@@ -132,10 +135,12 @@ class Receiver:
         metrics: AggregatorMetrics,
         *,
         event_factory: EventFactory | None = None,
+        storage: StorageHealth | None = None,
     ) -> None:
         self.config = config
         self.store = store
         self.metrics = metrics
+        self.storage = storage or StorageHealth()
         self._make_event = event_factory or default_event_factory()
         self._ctx = zmq.Context()
         self._auth: Any = None
@@ -289,6 +294,10 @@ class Receiver:
     def _store_error(self, what: str, exc: SQLAlchemyError) -> None:
         """A database error outside a commit: counted, logged at most every 10 s."""
         self.metrics.store_errors.inc()
+        reason = is_disk_full(exc)
+        if reason is not None:  # a full database refuses heartbeats too: one state
+            self.storage.full(StorageFull("database", reason, by_commit=False))
+            return
         now = time.monotonic()
         if now >= self._next_store_log:
             self._next_store_log = now + STORE_LOG_EVERY_S
@@ -325,10 +334,21 @@ class Receiver:
             return False
         committed: set[str] = set()
         refused: dict[str, str] = {}
+        if batch.events and not self.storage.may_try():
+            # Storage full, not yet time to try again: not committed, not acked; the
+            # agents keep these events and resend them.
+            self.storage.refused.labels(where="waiting").inc()
+            batch.events.clear()
+            batch.peers.clear()
         if batch.events:
             started = time.perf_counter()
             try:
                 result = self.store.commit_events(list(batch.events.values()))
+            except StorageFull as exc:
+                self.metrics.commit_failures.inc()
+                self.storage.full(exc)
+                batch.events.clear()
+                batch.peers.clear()
             except SQLAlchemyError as exc:
                 self.metrics.commit_failures.inc()
                 log.error(
@@ -339,6 +359,7 @@ class Receiver:
                 batch.events.clear()
                 batch.peers.clear()
             else:
+                self.storage.recovered()
                 self.metrics.commit_seconds.observe(time.perf_counter() - started)
                 self.metrics.batch_size.observe(len(batch.events))
                 committed = set(result.committed)
