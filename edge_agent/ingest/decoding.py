@@ -58,23 +58,34 @@ class FrameDecoder:
         self._kept = None  # left all mode: its frame pool goes with it
         if packet.is_keyframe:
             self._learn_parameter_sets(packet)
-        ctx = self._open()
-        try:
-            frames = list(ctx.decode(packet)) + list(ctx.decode(None))
-        except av.FFmpegError as exc:
-            frames = []
-            reason = str(exc)
-        else:
-            reason = "no frame"
+        frames, reason = self._fresh(packet)
         if frames or not packet.is_keyframe:
             return frames
-        self.fresh_works = False
-        log.info(
-            "camera %s: a keyframe does not decode on its own (%s); keeping one decoder",
-            self.camera_id,
-            reason[:200],
-        )
-        return self.decode(packet, keep=True)
+        # Does a kept decoder do better? If it fails too, the packet is at fault (a
+        # broken or partial one, e.g. right after joining a stream): as before this
+        # module, its error ends the connection, and the next one decodes fresh again.
+        self._kept = self._open()
+        try:
+            frames = list(self._kept.decode(packet))
+        finally:
+            if not frames:
+                self._kept = None
+        if frames:
+            self.fresh_works = False
+            log.info(
+                "camera %s: a keyframe does not decode on its own (%s); keeping one decoder",
+                self.camera_id,
+                reason[:200],
+            )
+        return frames
+
+    def _fresh(self, packet: Any) -> tuple[list[Any], str]:
+        """Decode ``packet`` with a decoder of its own; (frames, why none)."""
+        ctx = self._open()
+        try:
+            return list(ctx.decode(packet)) + list(ctx.decode(None)), "no frame"
+        except av.FFmpegError as exc:
+            return [], str(exc)
 
     def _learn_parameter_sets(self, packet: Any) -> None:
         """Keep in-band SPS/PPS (VPS) of a keyframe as the extradata of later decoders."""

@@ -72,16 +72,28 @@ def test_parameter_sets_seen_in_band_serve_later_keyframes(clip: Path) -> None:
         assert decoder.fresh_works and decoder._kept is None
 
 
-def test_a_keyframe_that_does_not_decode_alone_falls_back_to_a_kept_decoder(
-    clip: Path,
-) -> None:
+def test_a_broken_keyframe_fails_as_before_and_fresh_decoding_goes_on(clip: Path) -> None:
     container, packets = _packets(clip)
     with container:
         decoder = FrameDecoder(container.streams.video[0], "cam")
         broken = av.Packet(b"\x00\x00\x01\x65" + bytes(64))  # an IDR slice of zeros
         broken.is_keyframe = True
         with pytest.raises(av.FFmpegError):
-            decoder.decode(broken, keep=False)  # the kept decoder's error, as before
-        assert not decoder.fresh_works
+            decoder.decode(broken, keep=False)  # the error ends the connection, as before
+        assert decoder.fresh_works and decoder._kept is None
         key = next(p for p in packets if p.is_keyframe)
-        assert len(decoder.decode(key, keep=False)) == 1 and decoder._kept is not None
+        assert len(decoder.decode(key, keep=False)) == 1 and decoder._kept is None
+
+
+def test_a_stream_whose_keyframes_need_a_kept_decoder_gets_one(
+    clip: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    container, packets = _packets(clip)
+    with container:
+        decoder = FrameDecoder(container.streams.video[0], "cam")
+        monkeypatch.setattr(decoder, "_fresh", lambda packet: ([], "needs earlier frames"))
+        keys = [p for p in packets if p.is_keyframe]
+        assert len(decoder.decode(keys[0], keep=False)) == 1  # the kept decoder did it
+        assert not decoder.fresh_works and decoder._kept is not None
+        kept = decoder._kept
+        assert len(decoder.decode(keys[1], keep=False)) == 1 and decoder._kept is kept
