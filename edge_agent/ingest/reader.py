@@ -199,15 +199,27 @@ class Reader:
             self.stats.keyframes += packet.is_keyframe
             t = packet.pts * time_base if packet.pts is not None and time_base else None
             if self.sampler.on_packet(t, packet.is_keyframe):
-                keep = self.sampler.mode is Mode.ALL
-                for frame in decoder.decode(packet, keep=keep):
-                    self.stats.decoded += 1
-                    if self.sampler.take(t):
-                        size = size or self._target_size(frame.width, frame.height)
-                        self._publish(frame, size, t, packet.is_keyframe)
+                size = self._decode(decoder, packet, t, size)
             self.stats.mode, self.stats.gop_s = self.sampler.mode.value, self.sampler.gop_s
             if time.monotonic() - self._last_frame > self.watchdog_s:
                 raise Stalled(f"packets but no frame for {self.watchdog_s:g} s")
+
+    def _decode(
+        self, decoder: FrameDecoder, packet: Any, t: float | None, size: tuple[int, int] | None
+    ) -> tuple[int, int] | None:
+        """Decode one packet, publish its due frame; returns the analysis size.
+
+        Its own function so that no decoded frame outlives it: a frame still referenced
+        until the next packet keeps its decoder's frame pool alive (measured: 3 MB per
+        camera at 1080p, in every worker).
+        """
+        keep = self.sampler.mode is Mode.ALL
+        for frame in decoder.decode(packet, keep=keep):
+            self.stats.decoded += 1
+            if self.sampler.take(t):
+                size = size or self._target_size(frame.width, frame.height)
+                self._publish(frame, size, t, packet.is_keyframe)
+        return size
 
     def _target_size(self, width: int, height: int) -> tuple[int, int]:
         return analysis_size(width, height, self.config.analysis_max_side)
