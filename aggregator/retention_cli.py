@@ -92,11 +92,17 @@ def run(
     ctx: click.Context, db_url: str | None, evidence_dir: Path | None, dry_run: bool, as_json: bool
 ) -> None:
     """Apply the retention rules once and report what went (or would go)."""
+    from sqlalchemy.exc import SQLAlchemyError
+
     from aggregator.retention import Retention
 
     settings, engine, evidence = _target(ctx, db_url, evidence_dir)
     days = settings.aggregator.retention
-    report = Retention(engine, evidence, days).run(dry_run=dry_run)
+    try:
+        report = Retention(engine, evidence, days).run(dry_run=dry_run)
+    except (SQLAlchemyError, OSError) as exc:  # exit 1: a cron job or a Job retries
+        why = f"retention failed (the next run takes up where this one stopped): {exc}"
+        raise click.ClickException(why) from exc
     if as_json:
         click.echo(json.dumps(report.as_dict(), indent=1))
         return

@@ -69,7 +69,9 @@ CREATE TABLE IF NOT EXISTS outbox_drops (
 """
 CLIP, IMAGE = "clip", "image"
 _CAMERA_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")  # as protocol.CameraId
-MAX_CAMERAS_REPORTED = 20_000  # HeartbeatPayload's camera limit
+# Cameras listed with their drops in a heartbeat, most drops first (~50 bytes each: the
+# envelope is at most 256 KB); the node's totals always count every camera.
+MAX_CAMERAS_REPORTED = 500
 DROP_CHUNK = 64  # blobs looked at per query while making room
 OVER_LIMIT_LOG_S = 60.0
 log = logging.getLogger(__name__)
@@ -98,7 +100,8 @@ class OutboxUsage:
         def counts(kinds: dict[str, int]) -> EvidenceDropped:
             return EvidenceDropped(clips=kinds.get(CLIP, 0), images=kinds.get(IMAGE, 0))
 
-        by_camera = {c: counts(k) for c, k in sorted(self.dropped.items()) if _CAMERA_ID.match(c)}
+        most = sorted(self.dropped.items(), key=lambda item: (-sum(item[1].values()), item[0]))
+        by_camera = {c: counts(k) for c, k in most if _CAMERA_ID.match(c)}
         return OutboxStatus(
             events=self.events,
             bytes=self.bytes,

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from edge_agent.config import DeliveryConfig
-from edge_agent.outbox import CLIP, IMAGE, Outbox
+from edge_agent.outbox import CLIP, IMAGE, Outbox, OutboxUsage
 from gridwatch.protocol import HeartbeatPayload
 
 
@@ -188,3 +188,12 @@ def test_the_config_keeps_clips_before_images() -> None:
         DeliveryConfig(outbox_drop_clips_at=0.9, outbox_drop_images_at=0.5)
     config = DeliveryConfig(outbox_max_bytes=2**21)
     assert config.outbox_max_bytes == 2**21
+
+
+def test_the_heartbeat_lists_the_cameras_with_most_drops_and_counts_them_all() -> None:
+    dropped = {f"cam-{i:04d}": {CLIP: 1} for i in range(600)}
+    dropped["cam-0599"] = {CLIP: 9, IMAGE: 2}
+    status = OutboxUsage(events=1, bytes=1, max_bytes=2**20, dropped=dropped).to_status()
+    assert len(status.dropped_by_camera) == 500
+    assert next(iter(status.dropped_by_camera)) == "cam-0599"  # most drops first
+    assert (status.dropped.clips, status.dropped.images) == (599 + 9, 2)
