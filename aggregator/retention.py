@@ -89,7 +89,7 @@ class RetentionReport:
     clips: Tally = field(default_factory=Tally)
     images: Tally = field(default_factory=Tally)  # events whose images (and clip) went
     rows: Tally = field(default_factory=Tally)  # event rows counted and deleted
-    count_rows: int = 0  # (case, camera, code, phase, hour) rows added to or updated
+    count_rows: int = 0  # distinct (case, camera, code, phase, hour) rows added to or updated
     kept: Tally = field(default_factory=Tally)  # past a cutoff, kept: their case needs them
     seconds: float = 0.0
     # What this run took already (a dry run changes nothing, so later passes see the
@@ -97,10 +97,11 @@ class RetentionReport:
     _gone: dict[str, set[str]] = field(default_factory=dict, repr=False)
     _rows_gone: set[str] = field(default_factory=set, repr=False)
     _kept_ids: set[str] = field(default_factory=set, repr=False)
+    _count_keys: set[tuple[Any, ...]] = field(default_factory=set, repr=False)
 
     def as_dict(self) -> dict[str, Any]:
         out = asdict(self)
-        for private in ("_gone", "_rows_gone", "_kept_ids"):
+        for private in ("_gone", "_rows_gone", "_kept_ids", "_count_keys"):
             out.pop(private)
         return out
 
@@ -323,6 +324,8 @@ class Retention:
         if drop_row:
             report.rows.add(ev.t_event, 0)
             report._rows_gone.add(ev.event_id)
+            report._count_keys.add(count_key(ev))
+            report.count_rows = len(report._count_keys)
             batch.deleted.append(ev)
             return
         kept = [p for p in ev.evidence if p not in gone]
@@ -358,17 +361,23 @@ class Retention:
                     batch.updates,
                 )
             if batch.deleted:
-                report.count_rows += add_counts(conn, batch.deleted)
+                add_counts(conn, batch.deleted)
                 ids = [ev.event_id for ev in batch.deleted]
                 conn.execute(delete(EVENTS).where(EVENTS.c.event_id.in_(ids)))
+
+
+def count_key(ev: _Event) -> tuple[int, str, str, str, float]:
+    """The ``sighting_counts`` row an event is counted in: case, camera, code, phase, hour."""
+    hour = math.floor(ev.t_event / HOUR) * HOUR
+    return (ev.case_id or 0, ev.camera_id, ev.event_code, ev.phase, hour)
 
 
 def add_counts(conn: Connection, events: Sequence[_Event]) -> int:
     """Add ``events`` to the hourly ``sighting_counts`` (an upsert); returns rows touched."""
     groups: dict[tuple[int, str, str, str, float], dict[str, Any]] = {}
     for ev in events:
-        hour = math.floor(ev.t_event / HOUR) * HOUR
-        key = (ev.case_id or 0, ev.camera_id, ev.event_code, ev.phase, hour)
+        key = count_key(ev)
+        hour = key[4]
         g = groups.get(key)
         if g is None:
             groups[key] = {

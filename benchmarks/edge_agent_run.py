@@ -22,6 +22,7 @@ from typing import Any
 
 from prometheus_client import REGISTRY
 
+from benchmarks.edge_memory import WorkerSampler
 from gridwatch.config import NodeSpec, Settings
 
 NODE = "bench-edge"
@@ -67,9 +68,10 @@ def _snapshot(pool: Any) -> Snapshot:
     )
 
 
-def agent_memory(agent: Any) -> dict[str, Any]:
+def agent_memory(agent: Any, sampler: WorkerSampler) -> dict[str, Any]:
     """The memory figures of benchmarks/edge_memory.py for a running agent: private RSS of
-    its process (after a heap trim, and before) and workers, slot bytes, analyzer parts."""
+    its process (after a heap trim, and before), the workers' (lowest and highest sample
+    of the run), slot bytes, analyzer parts."""
     from benchmarks.edge_memory import MB, mean_parts, proc_memory, shm_resident_bytes
     from edge_agent.budget import trim_heap
 
@@ -77,7 +79,7 @@ def agent_memory(agent: Any) -> dict[str, Any]:
     untrimmed = proc_memory("self")["private_mb"]
     trim_heap()
     me = proc_memory("self")["private_mb"]
-    workers = sum(proc_memory(p)["private_mb"] for p in pool.worker_pids() if p is not None)
+    workers, peak = sampler.held_and_peak()
     names = pool.slot_names()
     shm = shm_resident_bytes(names.values()) / MB
     parts = [a.nbytes() for a in list(agent.analyzers.values())]
@@ -87,6 +89,7 @@ def agent_memory(agent: Any) -> dict[str, Any]:
         "memory_agent_private_mb": me,
         "memory_agent_untrimmed_mb": untrimmed,
         "memory_workers_private_mb": workers,
+        "memory_workers_peak_mb": peak,
         "memory_slots_mb": shm,
         "memory_total_mb": me + workers + shm,
         "slot_mb_per_camera": shm / len(names) if names else 0.0,
@@ -208,14 +211,16 @@ def run_step(
                 return _failed(k, agent, codes, thread, "not every camera delivered a frame")
             t0, s0 = time.time(), _snapshot(agent.pool)
             end = time.perf_counter() + seconds
+            sampler = WorkerSampler()
             while time.perf_counter() < end and thread.is_alive():
                 time.sleep(0.2)
+                sampler.sample(agent.pool.worker_pids())
             if not thread.is_alive():
                 return _failed(k, agent, codes, thread, "the agent stopped during the run")
             s1 = _snapshot(agent.pool)
             pids = [p for p in agent.pool.worker_pids() if p is not None]
             rss_main, rss_workers = _rss_mb("self"), sum(_rss_mb(p) for p in pids)
-            memory = agent_memory(agent)
+            memory = agent_memory(agent, sampler)
             reader_errors = agent.pool.errors()
         finally:
             agent.request_stop("benchmark step over")

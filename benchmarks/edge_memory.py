@@ -44,6 +44,20 @@ def proc_memory(pid: int | str) -> dict[str, float]:
     }
 
 
+class WorkerSampler:
+    """The ingest workers' private memory sampled through a run: the lowest figure is
+    what they hold (each trims its heap every second), the highest their peak."""
+
+    def __init__(self) -> None:
+        self.samples: list[float] = []
+
+    def sample(self, pids: Iterable[int | None]) -> None:
+        self.samples.append(sum(proc_memory(p)["private_mb"] for p in pids if p is not None))
+
+    def held_and_peak(self) -> tuple[float, float]:
+        return (min(self.samples), max(self.samples)) if self.samples else (0.0, 0.0)
+
+
 def shm_resident_bytes(names: Iterable[str]) -> int:
     """Resident bytes of shared-memory segments (tmpfs backs only the pages written)."""
     total = 0
@@ -99,12 +113,16 @@ def memory_split(steps: Sequence[dict[str, Any]]) -> dict[str, Any]:
     at the largest K that ran.
     """
     ran = [s for s in steps if s.get("ok") and "memory_total_mb" in s]
+    held = [s for s in ran if s.get("holds")]
+    if len(held) >= 2:  # a step that fell behind holds frames and half-warm state: not steady
+        ran = held
     if not ran:
         return {}
     total = memory_fit(ran)
     agent = memory_fit(ran, "memory_agent_private_mb")
     workers = memory_fit(ran, "memory_workers_private_mb")
     untrimmed = memory_fit(ran, "memory_agent_untrimmed_mb")
+    peak = memory_fit(ran, "memory_workers_peak_mb")
     last = ran[-1]
     return {
         "cameras": [s["cameras"] for s in ran],
@@ -113,6 +131,7 @@ def memory_split(steps: Sequence[dict[str, Any]]) -> dict[str, Any]:
         "per_camera_agent_mb": agent["per_camera_mb"],
         "per_camera_workers_mb": workers["per_camera_mb"],
         "per_camera_agent_untrimmed_mb": untrimmed["per_camera_mb"],
+        "per_camera_workers_peak_mb": peak["per_camera_mb"],
         "slot_mb": last.get("slot_mb_per_camera"),
         "parts_mb": last.get("analyzer_parts_mb", {}),
         "total_mb_at_largest_k": last["memory_total_mb"],

@@ -109,6 +109,7 @@ def test_the_rules_delete_old_evidence_and_rows_and_keep_what_open_cases_need(
 
     done = retention.run(now=NOW)
     assert (done.clips.count, done.images.count, done.rows.count) == (4, 4, 1)
+    assert dry.count_rows == done.count_rows == 1
     assert done.clips.bytes + done.images.bytes == dry.clips.bytes + dry.images.bytes
     kept = ["clip.mp4", "snapshot.jpg"]
     assert _files(tmp_path, made["open_old"]) == kept
