@@ -86,6 +86,50 @@ class WebConfig(Section):
     login_window_s: float = Field(300.0, gt=0, description="Window of the login rate limit.")
 
 
+class StorageConfig(Section):
+    """A full evidence volume or database (aggregator/storage.py)."""
+
+    retry_s: float = Field(
+        5.0, gt=0, le=600, description="While storage is full, try a commit this often."
+    )
+
+
+class RetentionConfig(Section):
+    """What is deleted, and when (aggregator/retention.py). Nothing an open case needs
+    (any case not closed or rejected, and one closed less than ``closed_case_days`` ago)
+    is ever deleted."""
+
+    every_s: float = Field(
+        3600.0,
+        ge=0,
+        description="Run retention this often inside the aggregator; 0: never (run "
+        "`gridwatch retention run` from cron or a Kubernetes CronJob).",
+    )
+    clip_days: float = Field(30.0, gt=0, description="Clips of older events are deleted.")
+    closed_case_days: float = Field(
+        30.0,
+        ge=0,
+        description="The evidence (images and clips) of a case closed or rejected this long "
+        "ago is deleted.",
+    )
+    caseless_days: float = Field(
+        30.0, gt=0, description="Images of events that belong to no case are kept this long."
+    )
+    sighting_days: float = Field(
+        90.0,
+        gt=0,
+        description="Older event rows (of cases settled closed_case_days ago, or of none) "
+        "become hourly counts per case in sighting_counts, then are deleted.",
+    )
+    batch: int = Field(500, ge=1, le=10_000, description="Events per transaction.")
+    stats_every_s: float = Field(
+        600.0,
+        ge=0,
+        description="Refresh the evidence bytes/files and rows-per-table gauges this often "
+        "(they count whole tables; 0: only after each retention run).",
+    )
+
+
 class AggregatorConfig(Section):
     evidence_dir: Path | None = Field(None, description="Default: data_dir/evidence.")
     event_types_file: Path = Path("configs/event_types.yaml")
@@ -96,3 +140,5 @@ class AggregatorConfig(Section):
     health: HealthConfig = Field(default_factory=HealthConfig)
     suppression: SuppressionConfig = Field(default_factory=SuppressionConfig)
     web: WebConfig = Field(default_factory=WebConfig)
+    storage: StorageConfig = Field(default_factory=StorageConfig)
+    retention: RetentionConfig = Field(default_factory=RetentionConfig)

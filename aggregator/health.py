@@ -57,6 +57,8 @@ class CameraHealth:
         statuses = {s.camera_id: s for s in heartbeat.cameras}
         if not statuses:
             return
+        # Evidence the node's bounded outbox dropped, per camera (aggregator/nodes.py).
+        drops = heartbeat.outbox.dropped_by_camera if heartbeat.outbox is not None else None
         table = CAMERA_STATUS
         with self.engine.begin() as conn:
             old = self._load(conn, sorted(statuses))
@@ -85,6 +87,10 @@ class CameraHealth:
                     "since": since,
                     "maintenance_case_id": case_id,
                 }
+                if drops is not None:
+                    dropped = drops.get(camera_id)
+                    values["dropped_clips"] = dropped.clips if dropped else 0
+                    values["dropped_images"] = dropped.images if dropped else 0
                 if prev is None:
                     inserts.append({"camera_id": camera_id, **values})
                 else:

@@ -12,12 +12,16 @@ scrapes, from a :class:`GaugeSource` the store provides (``EventStore.gauges()``
 
 from __future__ import annotations
 
+import json
 import logging
-from collections.abc import Iterator
-from typing import Protocol, runtime_checkable
+import threading
+from collections.abc import Callable, Iterator
+from http.server import ThreadingHTTPServer
+from typing import Any, Protocol, runtime_checkable
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, start_http_server
 from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.exposition import MetricsHandler
 from prometheus_client.registry import Collector
 
 log = logging.getLogger(__name__)
@@ -61,6 +65,39 @@ class _SnapshotCollector(Collector):
             for label_value, value in sorted(values.items()):
                 family.add_metric([label_value], value)
             yield family
+
+
+HealthCheck = Callable[[], tuple[bool, dict[str, Any]]]
+HEALTH_PATH = "/healthz"
+
+
+def serve_with_health(
+    port: int, addr: str, registry: CollectorRegistry, health: HealthCheck
+) -> ThreadingHTTPServer:
+    """The metrics server with ``/healthz`` beside ``/metrics`` (a daemon thread).
+
+    ``/healthz`` says whether the aggregator can store what it receives. It is a status
+    for people and alerts, not a liveness probe: a restart frees no disk.
+    """
+
+    class Handler(MetricsHandler):
+        def do_GET(self) -> None:
+            if self.path.split("?", 1)[0] != HEALTH_PATH:
+                super().do_GET()
+                return
+            ok, body = health()
+            data = (json.dumps(body, ensure_ascii=False) + "\n").encode()
+            self.send_response(200 if ok else 503)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+    Handler.registry = registry
+    server = ThreadingHTTPServer((addr, port), Handler)
+    server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, name="metrics", daemon=True).start()
+    return server
 
 
 class AggregatorMetrics:
@@ -114,11 +151,16 @@ class AggregatorMetrics:
         """Feed the case/camera gauges from ``source`` (the hook for the case store)."""
         self._gauges.source = source
 
-    def serve(self, port: int, addr: str = "0.0.0.0") -> None:
-        """Expose ``/metrics`` on ``port`` (0: do nothing)."""
-        if port:
+    def serve(self, port: int, addr: str = "0.0.0.0", health: HealthCheck | None = None) -> None:
+        """Expose ``/metrics`` on ``port`` (0: do nothing), and ``/healthz`` when ``health``
+        is given: 200 or 503 with a JSON body (aggregator/storage.py's state)."""
+        if not port:
+            return
+        if health is None:
             start_http_server(port, addr=addr, registry=self.registry)
-            log.info("metrics on http://%s:%d/metrics", addr, port)
+        else:
+            serve_with_health(port, addr, self.registry, health)
+        log.info("metrics on http://%s:%d/metrics", addr, port)
 
     def value(self, name: str, **labels: str) -> float:
         """A sample's current value (0.0 if absent): for tests and the CLI."""

@@ -14,7 +14,18 @@ from __future__ import annotations
 
 from typing import Any, cast
 
-from sqlalchemy import JSON, Float, ForeignKey, Index, Integer, String, Table, Text
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    SmallInteger,
+    String,
+    Table,
+    Text,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from gridwatch.db.models import Base
@@ -78,7 +89,7 @@ class EventRow(Base):
     zone_id: Mapped[str | None] = mapped_column(String(64))
     model: Mapped[str] = mapped_column(String(128))
     evidence: Mapped[list[Any]] = mapped_column(
-        JSON, default=list, doc="Paths relative to the evidence folder."
+        JSON, default=list, doc="Paths relative to the evidence folder (those still kept)."
     )
     frame: Mapped[dict[str, Any] | None] = mapped_column(
         JSON, nullable=True, doc="The clean frame's boxes and signature (protocol v3)."
@@ -86,6 +97,15 @@ class EventRow(Base):
     suppressed_by: Mapped[int | None] = mapped_column(
         Integer, nullable=True, index=True, doc="The suppression that held it back."
     )
+    # What of the evidence is still on disk (aggregator/retention.py keeps these).
+    clip_bytes: Mapped[int] = mapped_column(BigInteger, default=0)
+    image_bytes: Mapped[int] = mapped_column(BigInteger, default=0)
+    evidence_files: Mapped[int] = mapped_column(Integer, default=0)
+    evidence_level: Mapped[int] = mapped_column(
+        SmallInteger, default=0, doc="2: a clip (and images) kept, 1: images only, 0: nothing."
+    )
+
+    __table_args__ = (Index("ix_events_retention", "evidence_level", "t_event"),)
 
 
 class TransitionRow(Base):
@@ -117,6 +137,40 @@ class CameraStatusRow(Base):
     last_heartbeat_at: Mapped[float] = mapped_column(Float)
     since: Mapped[float] = mapped_column(Float, doc="Entered its current state at.")
     maintenance_case_id: Mapped[int | None] = mapped_column(ForeignKey("cases.id"))
+    dropped_clips: Mapped[int] = mapped_column(
+        Integer, default=0, doc="Clips its node's bounded outbox dropped (heartbeat)."
+    )
+    dropped_images: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class EdgeNodeRow(Base):
+    """The latest outbox figures of one edge node, from its heartbeats."""
+
+    __tablename__ = "edge_nodes"
+
+    node_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    last_heartbeat_at: Mapped[float] = mapped_column(Float)
+    outbox_events: Mapped[int | None] = mapped_column(BigInteger)
+    outbox_bytes: Mapped[int | None] = mapped_column(BigInteger)
+    outbox_max_bytes: Mapped[int | None] = mapped_column(BigInteger)
+    dropped_clips: Mapped[int] = mapped_column(Integer, default=0)
+    dropped_images: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class SightingCountRow(Base):
+    """Old sightings (event rows) after retention: counts per case, camera, code, hour."""
+
+    __tablename__ = "sighting_counts"
+
+    case_id: Mapped[int] = mapped_column(Integer, primary_key=True, doc="0: no case.")
+    camera_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    event_code: Mapped[str] = mapped_column(String(17), primary_key=True)
+    phase: Mapped[str] = mapped_column(String(8), primary_key=True)
+    hour: Mapped[float] = mapped_column(Float, primary_key=True, doc="Unix time of the hour.")
+    events: Mapped[int] = mapped_column(Integer)
+    max_confidence: Mapped[float] = mapped_column(Float)
+    first_t: Mapped[float] = mapped_column(Float)
+    last_t: Mapped[float] = mapped_column(Float)
 
 
 class SuppressionRow(Base):
@@ -151,3 +205,5 @@ EVENTS = cast(Table, EventRow.__table__)
 TRANSITIONS = cast(Table, TransitionRow.__table__)
 CAMERA_STATUS = cast(Table, CameraStatusRow.__table__)
 SUPPRESSIONS = cast(Table, SuppressionRow.__table__)
+EDGE_NODES = cast(Table, EdgeNodeRow.__table__)
+SIGHTING_COUNTS = cast(Table, SightingCountRow.__table__)

@@ -10,7 +10,9 @@ Valid events gather into a batch that is committed in one transaction by the sto
 when it reaches ``commit_batch`` events or is ``commit_max_wait_ms`` old. Only then do
 the ACKs go back, so an event is acked only once it is durable. A batch whose commit
 fails with a database error is not acked: the agents resend it and the idempotent
-insert keeps each event once.
+insert keeps each event once. A full evidence volume or database is a state, not a
+crash (aggregator/storage.py): nothing is acked while it lasts, a commit is retried
+every ``aggregator.storage.retry_s``, and the first one that succeeds ends it.
 
 Failover (aggregator/liveness.py): every valid message notes its node as heard; each
 heartbeat is answered with a HEARTBEAT_REPLY listing the nodes heard within
@@ -37,6 +39,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from aggregator.config import FailoverConfig, ReceiverConfig
 from aggregator.liveness import NodeLiveness
 from aggregator.metrics import AggregatorMetrics
+from aggregator.storage import StorageFull, StorageHealth, is_disk_full
 from gridwatch.keys import load_pair
 from gridwatch.protocol import (
     MAX_FRAME_BYTES,
@@ -141,10 +144,12 @@ class Receiver:
         *,
         event_factory: EventFactory | None = None,
         failover: FailoverConfig | None = None,
+        storage: StorageHealth | None = None,
     ) -> None:
         self.config = config
         self.store = store
         self.metrics = metrics
+        self.storage = storage or StorageHealth()
         self._make_event = event_factory or default_event_factory()
         failover = failover or FailoverConfig()
         self.liveness: NodeLiveness | None = (
@@ -341,6 +346,10 @@ class Receiver:
     def _store_error(self, what: str, exc: SQLAlchemyError) -> None:
         """A database error outside a commit: counted, logged at most every 10 s."""
         self.metrics.store_errors.inc()
+        reason = is_disk_full(exc)
+        if reason is not None:  # a full database refuses heartbeats too: one state
+            self.storage.full(StorageFull("database", reason, by_commit=False))
+            return
         now = time.monotonic()
         if now >= self._next_store_log:
             self._next_store_log = now + STORE_LOG_EVERY_S
@@ -377,10 +386,21 @@ class Receiver:
             return False
         committed: set[str] = set()
         refused: dict[str, str] = {}
+        if batch.events and not self.storage.may_try():
+            # Storage full, not yet time to try again: not committed, not acked; the
+            # agents keep these events and resend them.
+            self.storage.refused.labels(where="waiting").inc()
+            batch.events.clear()
+            batch.peers.clear()
         if batch.events:
             started = time.perf_counter()
             try:
                 result = self.store.commit_events(list(batch.events.values()))
+            except StorageFull as exc:
+                self.metrics.commit_failures.inc()
+                self.storage.full(exc)
+                batch.events.clear()
+                batch.peers.clear()
             except SQLAlchemyError as exc:
                 self.metrics.commit_failures.inc()
                 log.error(
@@ -391,6 +411,7 @@ class Receiver:
                 batch.events.clear()
                 batch.peers.clear()
             else:
+                self.storage.recovered()
                 self.metrics.commit_seconds.observe(time.perf_counter() - started)
                 self.metrics.batch_size.observe(len(batch.events))
                 committed = set(result.committed)

@@ -2,7 +2,10 @@
 
 ``AggregatorService(...).run()`` serves until SIGTERM/SIGINT, then stops receiving,
 commits and acks the open batch and exits 0; any fatal error (bad config, unsafe bind,
-a bug in the store) is logged once and the exit code is 1.
+a bug in the store) is logged once and the exit code is 1. A full disk is not fatal: it
+is the ``storage_full`` state (aggregator/storage.py), on ``/healthz`` beside
+``/metrics`` and on the web pages. Retention and the storage gauges run in an upkeep
+thread (aggregator/upkeep.py).
 
 >>> svc = AggregatorService(AggregatorConfig(), db_url="sqlite:///data/gridwatch.db",
 ...                         evidence_dir=Path("data/evidence"))  # doctest: +SKIP
@@ -13,11 +16,13 @@ from __future__ import annotations
 
 import threading
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from aggregator.config import AggregatorConfig
 from aggregator.metrics import AggregatorMetrics, GaugeSource
 from aggregator.receiver import EventFactory, EventSink, Receiver
+from aggregator.storage import StorageHealth
+from aggregator.upkeep import StorageMetrics, Upkeep
 from gridwatch.process import Service
 from gridwatch.secrets import mask_url
 
@@ -61,6 +66,8 @@ class AggregatorService(Service):
         self.settings = settings
         self.web_server: uvicorn.Server | None = None
         self._web_thread: threading.Thread | None = None
+        self.storage = StorageHealth(config.storage.retry_s, registry=self.metrics.registry)
+        self.upkeep: Upkeep | None = None
 
     def _open_store(self) -> EventSink:
         from aggregator.event_types import EventTypes
@@ -69,7 +76,21 @@ class AggregatorService(Service):
 
         engine = open_db(self.db_url)
         event_types = EventTypes.load(self.config.event_types_file)
-        return EventStore(engine, self.evidence_dir, self.config, event_types)
+        return EventStore(engine, self.evidence_dir, self.config, event_types, self.storage)
+
+    def health(self) -> tuple[bool, dict[str, Any]]:
+        """What ``/healthz`` answers: can the aggregator store what it receives?"""
+        state = self.storage.snapshot()
+        return state.ok, {"status": state.state, "storage": state.as_dict()}
+
+    def _start_upkeep(self, store: EventSink) -> None:
+        from aggregator.store import EventStore
+
+        if not isinstance(store, EventStore):
+            return  # a test's fake store: no database to keep
+        metrics = StorageMetrics(self.metrics.registry, self.evidence_dir)
+        self.upkeep = Upkeep(store.engine, self.evidence_dir, self.config.retention, metrics)
+        self.upkeep.start()
 
     def serve(self) -> None:
         self.log.info(
@@ -80,14 +101,16 @@ class AggregatorService(Service):
             self.metrics.set_gauge_source(store)
         else:
             self.log.info("store has no gauges(): case/camera gauges are off")
-        self.metrics.serve(self.config.metrics_port)
+        self.metrics.serve(self.config.metrics_port, health=self.health)
         self._start_web()
+        self._start_upkeep(store)
         receiver = Receiver(
             self.config.receiver,
             store,
             self.metrics,
             event_factory=self.event_factory,
             failover=self.config.failover,
+            storage=self.storage,
         )
         self.receiver = receiver
         try:
@@ -96,6 +119,8 @@ class AggregatorService(Service):
         finally:
             receiver.close()
             self._stop_web()
+            if self.upkeep is not None:
+                self.upkeep.stop()
 
     def _start_web(self) -> None:
         if not self.web_port:
@@ -106,7 +131,9 @@ class AggregatorService(Service):
         from gridwatch.config import Settings
 
         settings = self.settings or Settings(aggregator=self.config)
-        app = create_app(settings, db_url=self.db_url, evidence_dir=self.evidence_dir)
+        app = create_app(
+            settings, db_url=self.db_url, evidence_dir=self.evidence_dir, storage=self.storage
+        )
         config = uvicorn.Config(
             app, host=self.web_host, port=self.web_port, log_level="warning", access_log=False
         )

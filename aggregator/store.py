@@ -18,14 +18,18 @@ what it returns. Per batch the store does a fixed number of queries, whatever it
    takes SQLite's write lock first (``BEGIN IMMEDIATE``) so nothing moves in between
    (reloading every candidate was most of a batch's cost with thousands of open cases),
 4. evidence blobs to ``evidence_dir/YYYY/MM/DD/<event_id>/<name>`` (UTC date of the
-   event) *before* the commit, so a committed event always has its files,
+   event) *before* the commit, so a committed event always has its files; their sizes
+   go in the event row (``clip_bytes``, ``image_bytes``: what retention and the metrics
+   count, aggregator/retention.py),
 5. bulk INSERT of new cases (ids drawn first, see ``cases.insert_cases``), events and
    transitions, one bulk UPDATE of the changed cases (sightings touch only their own
    columns), one COMMIT. The inserts (and on SQLite the updates) go straight through the
    driver's executemany: a pipeline of one prepared statement on psycopg.
 
 A failed batch (rolled back) makes the store forget its remembered cases: the next batch
-loads them afresh.
+loads them afresh. A batch refused for lack of space (the evidence volume or the
+database is full) raises :class:`~aggregator.storage.StorageFull` after removing the
+files it had written: the receiver does not ack it, and the agents resend it.
 
 A unique-key race with another writer (two aggregators on one PostgreSQL) rolls the
 batch back and retries it; the retry sees the other writer's rows as existing.
@@ -33,6 +37,7 @@ batch back and retries it; the retry sees the other writer's rows as existing.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
@@ -61,6 +66,8 @@ from aggregator.config import AggregatorConfig
 from aggregator.event_types import EventTypes
 from aggregator.health import CameraHealth
 from aggregator.models import CAMERA_STATUS, CASES, EVENTS, TRANSITIONS
+from aggregator.nodes import record_node
+from aggregator.storage import StorageFull, StorageHealth, is_disk_full
 from aggregator.suppression import hold_back
 from aggregator.workflow import OPEN_STATES, CaseRecord, CaseState
 from gridwatch.db.models import CameraRow
@@ -127,16 +134,34 @@ EVENT_COLUMNS = (
     "zone_id",
     "model",
     "evidence",
+    "clip_bytes",
+    "image_bytes",
+    "evidence_files",
+    "evidence_level",
     "frame",
     "suppressed_by",
 )
+
+
+@dataclass(frozen=True)
+class Written:
+    """An event's evidence files as written: paths (relative) and bytes by kind."""
+
+    paths: list[str] = field(default_factory=list)
+    clip_bytes: int = 0
+    image_bytes: int = 0
+
+    @property
+    def level(self) -> int:
+        """2: a clip is kept, 1: images only, 0: nothing (the retention index's key)."""
+        return 2 if self.clip_bytes else 1 if self.paths else 0
 
 
 def _event_row(
     ev: IncomingEvent,
     place: CameraPlace,
     case_id: int | None,
-    evidence: list[str],
+    written: Written,
     suppressed_by: int | None = None,
 ) -> tuple[Any, ...]:
     """An ``events`` row in the order of ``EVENT_COLUMNS``, the boxes as JSON text.
@@ -163,7 +188,11 @@ def _event_row(
         boxes,
         p.zone_id,
         p.model,
-        evidence,
+        written.paths,
+        written.clip_bytes,
+        written.image_bytes,
+        len(written.paths),
+        written.level,
         p.frame.model_dump_json() if p.frame is not None else None,
         suppressed_by,
     )
@@ -224,8 +253,10 @@ class EventStore:
         evidence_dir: Path,
         config: AggregatorConfig,
         event_types: EventTypes,
+        storage: StorageHealth | None = None,
     ) -> None:
         self.engine = engine
+        self.storage = storage
         self.evidence_dir = evidence_dir
         self.config = config
         self.types = event_types
@@ -233,6 +264,7 @@ class EventStore:
         # SQLite: one write lock, ids in commit order: cases are remembered between batches.
         self.cache = CaseCache() if engine.dialect.name == "sqlite" else None
         self.health = CameraHealth(engine, config.health, event_types, self.cameras.get_many)
+        self._written: list[Path] = []  # evidence files of the batch being committed
 
     # ----------------------------------------------------------------- events
 
@@ -255,6 +287,7 @@ class EventStore:
             else:
                 result.rejected.append((event_id, "unknown_camera"))
         for attempt in range(3):
+            self._written = []
             try:
                 with self.engine.begin() as conn:
                     done = self._commit(conn, accepted, places)
@@ -267,10 +300,27 @@ class EventStore:
                 if attempt == 2:
                     raise
                 log.warning("unique-key race while committing %d events; retrying", len(accepted))
-            except BaseException:
+            except StorageFull:
                 self._forget()
+                self._remove_written()
                 raise
+            except BaseException as exc:
+                self._forget()
+                reason = is_disk_full(exc)
+                if reason is None:
+                    raise
+                self._remove_written()
+                raise StorageFull("database", reason) from exc
         return result
+
+    def _remove_written(self) -> None:
+        """Remove the evidence files of a batch that was not committed (space, and no
+        files without their event); the agents resend the batch and it is written again."""
+        for path in self._written:
+            path.unlink(missing_ok=True)
+            with contextlib.suppress(OSError):
+                path.parent.rmdir()  # the event's folder, if nothing else is in it
+        self._written = []
 
     def _forget(self) -> None:
         # A failed batch changed cached cases in memory; its transaction was rolled back.
@@ -307,10 +357,10 @@ class EventStore:
                 ev,
                 places[ev.payload.camera_id],
                 ids[k] if k else None,
-                paths,
+                written,
                 held.get(ev.payload.event_id),
             )
-            for ev, k, paths in zip(new, case_keys, evidence, strict=True)
+            for ev, k, written in zip(new, case_keys, evidence, strict=True)
         ]
         insert_many(conn, EVENTS, EVENT_COLUMNS, rows)
         moved = {t.case_key for t in matcher.transitions}
@@ -386,30 +436,55 @@ class EventStore:
         by_incident = {inc: keys[cid] for inc, cid in incidents.items() if cid in keys}
         return CaseMatcher(self.config.cases, self.types, cases.values(), by_incident)
 
-    def _write_evidence(self, ev: IncomingEvent) -> list[str]:
-        """Write an event's blobs; returns their paths relative to ``evidence_dir``."""
+    def _write_evidence(self, ev: IncomingEvent) -> Written:
+        """Write an event's blobs; their paths relative to ``evidence_dir`` and sizes.
+
+        Raises :class:`StorageFull` when the volume refuses a write (ENOSPC, EDQUOT).
+        """
         if not ev.blobs:
-            return []
+            return Written()
         day = datetime.fromtimestamp(ev.payload.t_event, UTC).strftime("%Y/%m/%d")
         folder = Path(day) / ev.payload.event_id
-        (self.evidence_dir / folder).mkdir(parents=True, exist_ok=True)
         paths = []
-        for name, data in ev.blobs.items():
-            safe = _SAFE_NAME.sub("_", Path(name).name).lstrip(".") or "blob"
-            rel = folder / safe
-            tmp = self.evidence_dir / rel.with_name(f".{safe}.tmp")
-            tmp.write_bytes(data)
-            os.replace(tmp, self.evidence_dir / rel)
-            paths.append(rel.as_posix())
-        return paths
+        clip = image = 0
+        tmp: Path | None = None
+        try:
+            (self.evidence_dir / folder).mkdir(parents=True, exist_ok=True)
+            for name, data in ev.blobs.items():
+                safe = _SAFE_NAME.sub("_", Path(name).name).lstrip(".") or "blob"
+                rel = folder / safe
+                tmp = self.evidence_dir / rel.with_name(f".{safe}.tmp")
+                tmp.write_bytes(data)
+                os.replace(tmp, self.evidence_dir / rel)
+                tmp = None
+                self._written.append(self.evidence_dir / rel)
+                paths.append(rel.as_posix())
+                if safe.lower().endswith(".mp4"):
+                    clip += len(data)
+                else:
+                    image += len(data)
+        except OSError as exc:
+            if tmp is not None:
+                tmp.unlink(missing_ok=True)
+            reason = is_disk_full(exc)
+            if reason is None:
+                raise
+            raise StorageFull("evidence", reason) from exc
+        return Written(paths, clip, image)
 
     # ----------------------------------------------------------------- health, upkeep
 
     def record_heartbeat(
         self, node_id: str, heartbeat: HeartbeatPayload, received_at: float
     ) -> None:
-        """Keep each mentioned camera's status; a camera back online closes its maintenance case."""
+        """Keep each mentioned camera's status; a camera back online closes its maintenance case.
+
+        The node's outbox figures (fill, bound, evidence dropped) go to ``edge_nodes``.
+        """
         self.health.record(node_id, heartbeat, received_at)
+        record_node(self.engine, node_id, heartbeat, received_at)
+        if self.storage is not None:
+            self.storage.recovered(by_commit=False)  # the database took a small write
 
     def periodic(self, now: float) -> None:
         """Upkeep: refresh the camera cache, open maintenance cases for silent cameras."""

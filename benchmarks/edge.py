@@ -8,6 +8,11 @@ frames, or the agent analyses fewer than 90 % of the frames delivered). Then, on
 streams: the obvious alternative (ultralytics ``predict(source=.streams, stream=True)``)
 and a decode-only comparison (PyAV keyframes / PyAV every frame / OpenCV every frame),
 each in a child process (:mod:`benchmarks.edge_probe`) with a time limit.
+
+Every step also measures memory (benchmarks/edge_memory.py): the fit over K gives the
+fixed part and what one camera costs, next to what each camera's parts hold.
+``--ingest-only`` (benchmarks/edge_ingest.py) drops the detector and runs each size on
+its own, so that K can reach 64 or 128 on a CPU machine.
 """
 
 from __future__ import annotations
@@ -25,6 +30,7 @@ from typing import Any
 from benchmarks.common import Step, print_table, timed, write_json
 from benchmarks.edge_agent_run import HOLD_SHARE, run_step
 from benchmarks.edge_clips import EVENT_SCENE, Variant, prepare, variants
+from benchmarks.edge_memory import SPLIT_HEADERS, memory_split, split_row
 from gridwatch.config import Settings
 
 REPO = Path(__file__).resolve().parents[1]
@@ -46,6 +52,7 @@ class EdgeOptions:
     device: str = "cpu"
     skip_baseline: bool = False
     decode_seconds: float = 5.0
+    ingest_only: bool = False
 
 
 def camera_steps(cameras: int | None, max_cameras: int | None) -> list[int]:
@@ -144,6 +151,8 @@ def run(settings: Settings, opts: EdgeOptions, json_path: Path | None) -> dict[s
     check_device(opts.device)
     if not gstreamer_available():
         raise BenchError("GStreamer's RTSP server is missing for /usr/bin/python3 (VIDEO_NOTES)")
+    if opts.ingest_only:
+        return _run_ingest_only(settings, opts, json_path)
     weights_dir, weights = _weights(settings)
     chosen = variants(opts.sizes, opts.gops)
     steps: list[Step] = []
@@ -162,6 +171,7 @@ def run(settings: Settings, opts: EdgeOptions, json_path: Path | None) -> dict[s
             stack.callback(server.stop)
             agent_steps = _agent_steps(settings, server, chosen, opts, weights_dir, failures)
             results["steps"] = agent_steps
+            results["memory"] = memory_split(agent_steps)
             held = [r for r in agent_steps if r.get("holds")]
             best = held[-1] if held else agent_steps[0]
             results["cameras_held"] = held[-1]["cameras"] if held else 0
@@ -207,6 +217,40 @@ def headline(results: dict[str, Any]) -> dict[str, Any]:
         "decode_cpu_per_camera_s": mean_cpu("pyav-key"),
         "baseline_decode_cpu_per_camera_s": mean_cpu("opencv"),
     }
+
+
+def _run_ingest_only(
+    settings: Settings, opts: EdgeOptions, json_path: Path | None
+) -> dict[str, Any]:
+    """``--ingest-only``: each size on its own, K stepping, no detector."""
+    from benchmarks.edge_ingest import ingest_series, print_ingest
+    from gridwatch.scenes.server import RtspServer, RtspServerError
+
+    results: dict[str, Any] = {"options": opts.__dict__, "mode": "ingest-only", "series": {}}
+    failures: list[str] = []
+    with tempfile.TemporaryDirectory(prefix="gw-bench-ingest-") as name:
+        tmp = Path(name)
+        chosen = variants(opts.sizes, opts.gops)
+        prepare(settings.data_dir() / "bench-clips", chosen, tmp / "serve")
+        server = RtspServer(tmp / "serve")
+        try:
+            server.start()
+        except RtspServerError as exc:
+            raise BenchError(str(exc)) from None
+        try:
+            for size in opts.sizes:
+                for gop in opts.gops:
+                    mine = [v for v in chosen if v.size == size and v.gop == gop]
+                    key = f"{size}-g{gop}"
+                    series = ingest_series(settings, server, mine, opts.steps, opts)
+                    results["series"][key] = series
+                    failures += [f"{key}: {e}" for e in series["failures"]]
+        finally:
+            server.stop()
+    results["failures"] = failures
+    results["ok"] = not failures
+    print_ingest(results, opts)
+    return write_json(json_path, "edge", results)
 
 
 def _agent_steps(
@@ -300,6 +344,12 @@ def _print(results: dict[str, Any], opts: EdgeOptions) -> None:
         rows,
     )
     print(f"cameras held: {results.get('cameras_held', 0)}")
+    if results.get("memory"):
+        print_table(
+            "memory split (fit over K: fixed part and MB per camera; measured parts, MB)",
+            SPLIT_HEADERS,
+            [split_row("agent", results["memory"])],
+        )
     _print_baseline(results)
 
 

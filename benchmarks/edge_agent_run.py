@@ -22,6 +22,7 @@ from typing import Any
 
 from prometheus_client import REGISTRY
 
+from benchmarks.edge_memory import WorkerSampler
 from gridwatch.config import NodeSpec, Settings
 
 NODE = "bench-edge"
@@ -65,6 +66,36 @@ def _snapshot(pool: Any) -> Snapshot:
         looks=_sample("gridwatch_edge_second_looks_total"),
         look_s=_sample("gridwatch_edge_second_look_seconds_total"),
     )
+
+
+def agent_memory(agent: Any, sampler: WorkerSampler) -> dict[str, Any]:
+    """The memory figures of benchmarks/edge_memory.py for a running agent: private RSS of
+    its process (after a heap trim, and before), the workers' (lowest and highest sample
+    of the run), slot bytes, analyzer parts."""
+    from benchmarks.edge_memory import MB, mean_parts, proc_memory, shm_resident_bytes
+    from edge_agent.budget import trim_heap
+
+    pool = agent.pool
+    untrimmed = proc_memory("self")["private_mb"]
+    trim_heap()
+    me = proc_memory("self")["private_mb"]
+    workers, peak = sampler.held_and_peak()
+    names = pool.slot_names()
+    shm = shm_resident_bytes(names.values()) / MB
+    parts = [a.nbytes() for a in list(agent.analyzers.values())]
+    rings = [a.clip_ring for a in list(agent.analyzers.values())]
+    encoded = sum(r.encoded for r in rings)
+    return {
+        "memory_agent_private_mb": me,
+        "memory_agent_untrimmed_mb": untrimmed,
+        "memory_workers_private_mb": workers,
+        "memory_workers_peak_mb": peak,
+        "memory_slots_mb": shm,
+        "memory_total_mb": me + workers + shm,
+        "slot_mb_per_camera": shm / len(names) if names else 0.0,
+        "analyzer_parts_mb": mean_parts(parts),
+        "clip_jpeg_ms": 1000 * sum(r.encode_s for r in rings) / encoded if encoded else None,
+    }
 
 
 def _rss_mb(pid: int | str) -> float:
@@ -180,13 +211,16 @@ def run_step(
                 return _failed(k, agent, codes, thread, "not every camera delivered a frame")
             t0, s0 = time.time(), _snapshot(agent.pool)
             end = time.perf_counter() + seconds
+            sampler = WorkerSampler()
             while time.perf_counter() < end and thread.is_alive():
                 time.sleep(0.2)
+                sampler.sample(agent.pool.worker_pids())
             if not thread.is_alive():
                 return _failed(k, agent, codes, thread, "the agent stopped during the run")
             s1 = _snapshot(agent.pool)
             pids = [p for p in agent.pool.worker_pids() if p is not None]
             rss_main, rss_workers = _rss_mb("self"), sum(_rss_mb(p) for p in pids)
+            memory = agent_memory(agent, sampler)
             reader_errors = agent.pool.errors()
         finally:
             agent.request_stop("benchmark step over")
@@ -198,6 +232,7 @@ def run_step(
         rss_main_mb=rss_main,
         rss_workers_mb=rss_workers,
         rss_per_camera_mb=(rss_main + rss_workers) / k,
+        **memory,
         reader_errors=reader_errors[:5],
         agent_exit_code=codes[0] if codes else None,
     )

@@ -34,6 +34,7 @@ from typing import Any
 
 from prometheus_client import Counter, Gauge, Histogram
 
+from edge_agent.budget import HeapTrim
 from edge_agent.rules.config import RuleSpec
 from gridwatch.config import Settings
 from gridwatch.process import Service
@@ -159,6 +160,7 @@ class EdgeAgent(Service):
         self._alive: frozenset[str] | None = None  # the aggregator's view; None: all serve
         self.view_changed = threading.Event()
         self.covering: dict[str, int] = {}  # absent node -> cameras this node runs for it
+        self._heap_trim = HeapTrim()
 
     # ------------------------------------------------------------------ parts
 
@@ -252,6 +254,7 @@ class EdgeAgent(Service):
 
     def analyse(self, frames: Sequence[Any], detector: Any, publisher: Any) -> int:
         """Motion gate, one batched detector call, rules; returns the number of events."""
+        self._heap_trim.maybe()  # freed frames back to the system (edge_agent/budget.py)
         todo = []
         produced = []
         look = self._second_look(detector)
@@ -321,6 +324,7 @@ class EdgeAgent(Service):
     # ------------------------------------------------------------------ the loop
 
     def serve(self) -> None:
+        from edge_agent.budget import tune_allocator
         from edge_agent.detector import Detector
         from edge_agent.ingest import IngestPool
         from edge_agent.model_watch import ModelWatch
@@ -330,6 +334,7 @@ class EdgeAgent(Service):
         from edge_agent.rules.config import load_rules
 
         cfg = self.config
+        tune_allocator()  # per-camera memory: edge_agent/budget.py
         self.all_rules = load_rules(cfg.rules_file).active()
 
         def make_detector(entry: Any) -> Detector:

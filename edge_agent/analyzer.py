@@ -10,13 +10,14 @@ The live agent, per sampled frame of each camera::
     for event in analyzer.process(t, image, detections):
         outbox.put(event.to_payload(), event.blobs())
 
-``image`` is kept by reference in a small ring for clips, never copied: callers must
-hand over a fresh array per frame (decoders do) and not write into it afterwards.
+No raw frame is kept after :meth:`CameraAnalyzer.process` returns: the frames a START
+event's clip needs wait as small JPEGs in a :class:`~edge_agent.clip_ring.ClipRing`,
+and :meth:`CameraAnalyzer.nbytes` says what a camera's state holds (the per-camera
+budget that ``gridwatch bench edge`` reports).
 """
 
 from __future__ import annotations
 
-from collections import deque
 from dataclasses import dataclass, field
 
 import cv2
@@ -24,13 +25,13 @@ import numpy as np
 import numpy.typing as npt
 
 from edge_agent.clean_frame import clean_frame
+from edge_agent.clip_ring import ClipRing
 from edge_agent.config import EvidenceConfig, MotionConfig, StaticConfig
 from edge_agent.detections import Detections
 from edge_agent.events import AFTER, BEFORE, OBJECT, Event, EventBox
 from edge_agent.evidence import (
     LabelledBox,
     annotate,
-    clip_mp4,
     crop_around_box,
     crop_jpeg,
     snapshot_jpeg,
@@ -74,11 +75,17 @@ class CameraAnalyzer:
         self.statics = StaticObjects(self.static)
         self.tracker = Tracker(self.tracker_config)
         self._rules = [RuleState(r, zones_for(r, self.zones)) for r in self.rules if r.enabled]
-        self._frames: deque[tuple[float, Image]] = deque(maxlen=max(1, self.evidence.clip_frames))
+        self.clip_ring = ClipRing.for_config(self.evidence)
         self._last = Detections.empty()
         self.seen = Detections.empty()  # what the rules got last: detections and static objects
         self._min_conf = min((r.min_confidence for r in self.rules), default=0.25)
         self._object_crops: dict[str, bytes] = {}  # incident id → the object at START
+
+    def nbytes(self) -> dict[str, int]:
+        """Memory this camera's analysis state holds, by part (edge_agent/budget.py)."""
+        from edge_agent.budget import analyzer_parts
+
+        return analyzer_parts(self)
 
     def should_detect(self, t: float, image: Image) -> bool:
         """The motion gate: False when the scene is still since the last analysed frame."""
@@ -93,6 +100,7 @@ class CameraAnalyzer:
         without it static objects are named only by the full-frame detections.
         """
         self.stats.samples += 1
+        still = detections is None
         if detections is None:
             detections = self._last
         else:
@@ -119,7 +127,7 @@ class CameraAnalyzer:
                 ),
             ]
         )
-        self._frames.append((t, image))
+        self.clip_ring.add(image, still=still)
         view = View(t, tracks, self.tracker, (w, h), statics)
         events = []
         for state in self._rules:
@@ -157,7 +165,7 @@ class CameraAnalyzer:
         clip = frame = None
         crops: dict[str, bytes] = {}
         if phase is EventPhase.START:
-            clip = clip_mp4([f for _, f in self._frames], self.evidence)
+            clip = self.clip_ring.clip(self.evidence)
             self._object_crops[inc.incident_id] = crop_jpeg(crop_around_box(image, inc.box))
             frame = clean_frame(image, drawn, self.seen, inc.box, self.evidence.jpeg_quality)
         else:

@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from gridwatch.sections import Section
 
@@ -112,11 +112,26 @@ class EvidenceConfig(Section):
 
     jpeg_quality: int = Field(85, ge=30, le=100)
     clip_frames: int = Field(12, ge=0, le=120, description="Frames kept per camera for clips.")
+    clip_jpeg_quality: int = Field(
+        70,
+        ge=30,
+        le=95,
+        description="The clip's frames wait as JPEGs of this quality (edge_agent/clip_ring.py).",
+    )
     clip_max_bytes: int = Field(2_000_000, ge=10_000, le=8_000_000)
 
 
 class DeliveryConfig(Section):
     """Outbox and ZeroMQ publisher (edge_agent/outbox.py, edge_agent/publisher.py)."""
+
+    @model_validator(mode="after")
+    def _drop_order(self) -> DeliveryConfig:
+        if self.outbox_drop_images_at < self.outbox_drop_clips_at:
+            raise ValueError(
+                "outbox_drop_images_at must be at least outbox_drop_clips_at "
+                "(clips go before images)"
+            )
+        return self
 
     aggregator: str = Field("tcp://127.0.0.1:5555", description="The aggregator's endpoint.")
     outbox: Path | None = Field(
@@ -128,6 +143,18 @@ class DeliveryConfig(Section):
         "normal: survives a process crash, not a power cut (about 8x faster).",
     )
     outbox_warn_events: int = Field(50_000, ge=1, description="Warn loudly above this backlog.")
+    outbox_max_bytes: int = Field(
+        4 * 2**30,
+        ge=2**20,
+        description="Bound on what the outbox holds (payloads + evidence); near it evidence "
+        "is dropped, clips first, never an event (edge_agent/outbox.py).",
+    )
+    outbox_drop_clips_at: float = Field(
+        0.8, gt=0, le=1, description="Drop clips (oldest first) above this share of the bound."
+    )
+    outbox_drop_images_at: float = Field(
+        0.95, gt=0, le=1, description="Drop images too above this share of the bound."
+    )
     resend_after_s: float = Field(5.0, gt=0, le=600)
     max_in_flight: int = Field(
         1000, ge=1, le=100_000, description="Events sent and not yet acked, at most."

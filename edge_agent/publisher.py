@@ -10,7 +10,8 @@ the socket (ZeroMQ sockets are not thread-safe) and:
 * sends a heartbeat every ``heartbeat_s`` with per-camera health, and hands the
   aggregator's HEARTBEAT_REPLY (the nodes alive, for failover) to ``on_alive_nodes``;
 * warns loudly (log + ``gridwatch_outbox_over_warn`` metric) above
-  ``outbox_warn_events``; it never drops an event.
+  ``outbox_warn_events``; it never drops an event (the outbox drops evidence, clips
+  first, near its byte bound, and the heartbeat's ``outbox`` field says what).
 
 The socket uses ``ZMQ_IMMEDIATE``: while no aggregator is connected a send fails at
 once instead of queueing, so the event simply stays due in the outbox.
@@ -225,9 +226,14 @@ class Publisher:
         return True
 
     def _send_heartbeat(self, sock: zmq.Socket, now: float) -> None:
-        stats = {"outbox_events": float(self.outbox.count()), **self._stats()}
+        usage = self.outbox.usage()  # fill, bound and evidence dropped (bounded outbox)
+        stats = {"outbox_events": float(usage.events), **self._stats()}
         beat = HeartbeatPayload(
-            node_id=self.node_id, sent_at=now, cameras=self._camera_status(), stats=stats
+            node_id=self.node_id,
+            sent_at=now,
+            cameras=self._camera_status(),
+            stats=stats,
+            outbox=usage.to_status(),
         )
         try:
             sock.send_multipart(encode(MessageType.HEARTBEAT, beat, node=self.node_id), zmq.NOBLOCK)

@@ -146,11 +146,35 @@ class CameraStatus(Payload):
     since: float | None = Field(None, description="Unix time the camera entered this state.")
 
 
+class EvidenceDropped(Payload):
+    """Evidence an edge outbox dropped to stay within its bound (counts since it began)."""
+
+    clips: int = Field(0, ge=0)
+    images: int = Field(0, ge=0)
+
+
+class OutboxStatus(Payload):
+    """An edge node's outbox against its bound (``edge.delivery.outbox_max_bytes``)."""
+
+    events: int = Field(ge=0, description="Events waiting (never dropped).")
+    bytes: int = Field(ge=0, description="Payload and evidence bytes held.")
+    max_bytes: int = Field(ge=0, description="The bound (0: none).")
+    dropped: EvidenceDropped = Field(default_factory=EvidenceDropped)
+    dropped_by_camera: dict[CameraId, EvidenceDropped] = Field(
+        default_factory=dict, max_length=20_000, description="Only cameras with drops."
+    )
+
+
 class HeartbeatPayload(Payload):
     node_id: NodeId
     sent_at: float
     cameras: list[CameraStatus] = Field(default_factory=list, max_length=20_000)
     stats: dict[str, float] = Field(default_factory=dict)
+    outbox: OutboxStatus | None = Field(
+        None,
+        description="Optional: agents that predate bounded outboxes send none, and the "
+        "aggregator reads their heartbeats as before.",
+    )
 
 
 class Rejection(Payload):

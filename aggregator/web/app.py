@@ -21,6 +21,7 @@ from jinja2 import TemplateNotFound
 from starlette.exceptions import HTTPException
 
 from aggregator.event_types import EventTypes
+from aggregator.storage import StorageHealth
 from aggregator.web.auth import LoginLimiter
 from aggregator.web.deps import (
     CurrentUser,
@@ -79,6 +80,7 @@ def create_app(
     db_url: str,
     evidence_dir: Path | None = None,
     event_types: EventTypes | None = None,
+    storage: StorageHealth | None = None,
 ) -> FastAPI:
     """Build the web app on the database at ``db_url`` (migrated to the newest schema).
 
@@ -110,6 +112,9 @@ def create_app(
     )
     app.state.web = context
     app.state.templates = _templates()
+    # In the aggregator's process (aggregator run --web-port) pages say when storage is
+    # full (aggregator/storage.py); a separate `gridwatch web` does not know.
+    app.state.templates.env.globals["storage_state"] = storage.snapshot if storage else None
     app.add_exception_handler(LoginRequired, _login_required)
     app.add_exception_handler(HTTPException, _http_error)
     app.mount("/static", StaticFiles(directory=str(STATIC_DIR)), name="static")

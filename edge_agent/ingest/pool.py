@@ -255,6 +255,11 @@ class IngestPool:
     def fatal(self) -> IngestError | None:
         return self._fatal
 
+    def slot_names(self) -> dict[str, str]:
+        """Camera id → name of its shared-memory slot (``/dev/shm/<name>``), for budgets."""
+        with self._lock:
+            return {c: slot.name for c, slot in self._slots.items()}
+
     def worker_pids(self) -> list[int | None]:
         with self._lock:
             return [w.process.pid if w.process is not None else None for w in self._workers]

@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from multiprocessing.connection import Connection
 from typing import Any
 
+from edge_agent.budget import WORKER_MMAP_THRESHOLD, trim_heap, tune_allocator
 from edge_agent.config import IngestConfig
 from edge_agent.ingest.frames import CameraSource, FrameSlot
 from edge_agent.ingest.health import CameraHealth, CameraStats
@@ -154,6 +155,7 @@ class Worker:
             with_stats = now >= next_stats
             if with_stats:
                 next_stats = now + STATS_S
+                trim_heap()  # freed frame buffers back to the system (edge_agent/budget.py)
             self.flush(with_stats)
         for reader in self.readers.values():
             reader.stop()
@@ -189,6 +191,8 @@ def run_worker(index: int, config: dict[str, Any], conn: Connection) -> None:
     )
     install_log_redaction()
     raise_open_file_limit()
+    # before the reader threads make their own malloc arenas (edge_agent/budget.py)
+    tune_allocator(mmap_threshold=WORKER_MMAP_THRESHOLD)
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C goes to the pool, which stops us
     worker = Worker(index, IngestConfig(**config), conn)
     signal.signal(signal.SIGTERM, lambda *_: worker.stopping.set())

@@ -29,6 +29,10 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "eval": ("edge_agent.evaluation.cli:eval_cmd", "Score detection on labelled footage."),
     "aggregator": ("aggregator.cli:aggregator", "Run the aggregator that turns events into cases."),
     "cases": ("aggregator.cases_cli:cases", "List, show and move cases through the workflow."),
+    "retention": (
+        "aggregator.retention_cli:retention",
+        "Delete old evidence and sightings by the retention rules (or --dry-run).",
+    ),
     "bench": ("gridwatch.cli.bench_cmd:bench", "Benchmarks: edge, aggregator, registry."),
     "keys": ("gridwatch.cli.keys_cmd:keys", "Generate CURVE key pairs for agents and aggregator."),
     "web": ("aggregator.web.cli:web", "Serve the operator web UI, JSON API and Open311."),

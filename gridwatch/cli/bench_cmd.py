@@ -79,6 +79,12 @@ def _csv(kind: type, value: str) -> list:
 @click.option("--device", type=click.Choice(["cpu", "cuda"]), default="cpu", show_default=True)
 @click.option("--skip-baseline", is_flag=True, help="No ultralytics / decode-only comparison.")
 @click.option("--decode-seconds", type=click.FloatRange(min=1), default=5.0, show_default=True)
+@click.option(
+    "--ingest-only",
+    is_flag=True,
+    help="No detector: ingest + per-camera analysis state, each size on its own (K to 64+).",
+)
+@click.option("--steps", default=None, help="K values to run, e.g. 8,16,32,64 (any mode).")
 @click.option("--json", "json_path", type=click.Path(path_type=Path, dir_okay=False), default=None)
 @click.option(
     "--quick",
@@ -97,14 +103,17 @@ def edge(
     device: str,
     skip_baseline: bool,
     decode_seconds: float,
+    ingest_only: bool,
+    steps: str | None,
     json_path: Path | None,
     quick: bool,
 ) -> None:
-    """Live RTSP cameras into one edge agent: cameras held, CPU, detector, latency, memory."""
+    """Live RTSP cameras into one edge agent: cameras held, CPU, detector, latency, memory
+    (fixed part and per camera)."""
     from benchmarks.edge import BenchError, EdgeOptions, camera_steps, run
 
-    if cameras is not None and max_cameras is not None:
-        raise click.UsageError("--cameras and --max-cameras exclude each other")
+    if sum(v is not None for v in (cameras, max_cameras, steps)) > 1:
+        raise click.UsageError("--cameras, --max-cameras and --steps exclude each other")
     if quick:
         values: dict[str, Any] = {
             "seconds": seconds,
@@ -117,10 +126,10 @@ def edge(
         )
         seconds, sizes, gops = values["seconds"], values["sizes"], values["gops"]
         decode_seconds = values["decode_seconds"]
-        if cameras is None and max_cameras is None:
+        if cameras is None and max_cameras is None and steps is None:
             cameras = 2
     opts = EdgeOptions(
-        steps=camera_steps(cameras, max_cameras),
+        steps=_csv(int, steps) if steps else camera_steps(cameras, max_cameras),
         seconds=seconds,
         interval=interval,
         sizes=_csv(str, sizes),
@@ -128,6 +137,7 @@ def edge(
         device=device,
         skip_baseline=skip_baseline,
         decode_seconds=decode_seconds,
+        ingest_only=ingest_only,
     )
     try:
         doc = run(settings_from(ctx), opts, json_path)

@@ -110,6 +110,7 @@ def camera_page(
     """One camera: picture with its zones (editable by engineers), health, open cases,
     learnt suppressions (liftable by engineers)."""
     camera = _camera(db, camera_id)
+    status_row = _health(db, [camera_id]).get(camera_id)
     c = CaseRow
     open_cases = list(
         db.execute(
@@ -126,7 +127,7 @@ def camera_page(
         user,
         active="cameras",
         camera=camera_dict(camera),
-        status=_health(db, [camera_id]).get(camera_id),
+        status=status_row,
         zones_json=json.dumps(camera.zones or [], ensure_ascii=False).replace("<", "\\u003c"),
         purposes=[p.value for p in ZonePurpose],
         may_edit=can(user, ZONE_ROLES),
@@ -135,6 +136,7 @@ def camera_page(
             db.connection(), camera_id, ctx.clock(), ctx.settings.aggregator.suppression
         ),
         now=time.time(),
+        outbox=outbox_view(db, status_row),
     )
 
 
@@ -147,6 +149,39 @@ def lift(
     if lifted is None or lifted.camera_id != camera_id:
         raise HTTPException(404, f"no suppression {suppression_id} on camera {camera_id}")
     return RedirectResponse(f"/cameras/{camera_id}?msg=camera.lifted_msg", status_code=303)
+
+
+def _size(n: int | None) -> str:
+    """1234567 → '1.2 MB' (decimal units, as disks are sold)."""
+    if n is None:
+        return "-"
+    value, unit = float(n), "B"
+    for unit in ("B", "kB", "MB", "GB", "TB"):
+        if value < 1000 or unit == "TB":
+            break
+        value /= 1000
+    return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
+
+
+def outbox_view(db: Any, status: Any) -> dict[str, Any] | None:
+    """The camera's node's outbox (fill, bound) and the evidence dropped for it."""
+    from aggregator.nodes import node_row
+
+    if status is None:
+        return None
+    node = node_row(db.connection(), status.node_id)
+    if node is None or node.outbox_bytes is None:
+        return None
+    return {
+        "node_id": node.node_id,
+        "events": node.outbox_events,
+        "used": _size(node.outbox_bytes),
+        "limit": _size(node.outbox_max_bytes) if node.outbox_max_bytes else "-",
+        "camera_clips": status.dropped_clips,
+        "camera_images": status.dropped_images,
+        "node_clips": node.dropped_clips,
+        "node_images": node.dropped_images,
+    }
 
 
 def latest_evidence_jpeg(db: Any, ctx: Any, camera_id: str) -> bytes | None:
